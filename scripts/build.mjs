@@ -1,0 +1,48 @@
+// Bundles the CLI (one CommonJS file, so the bin can load it with a V8 code cache) and the library,
+// then warms the code cache by running the CLI once against a throw-away store.
+import { build } from "esbuild"
+import { execFileSync } from "node:child_process"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { fileURLToPath } from "node:url"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+rmSync(join(root, "dist"), { recursive: true, force: true })
+
+await build({
+  entryPoints: [join(root, "src/entrypoints/cli/main.ts")],
+  outfile: join(root, "dist/cli.cjs"),
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "cjs",
+  minify: true,
+  sourcemap: false,
+  legalComments: "none",
+  // Native addon: loaded from node_modules at run time.
+  external: ["better-sqlite3"],
+  logLevel: "warning"
+})
+
+await build({
+  entryPoints: [join(root, "src/index.ts")],
+  outfile: join(root, "dist/index.mjs"),
+  bundle: true,
+  platform: "node",
+  target: "node20",
+  format: "esm",
+  packages: "external",
+  logLevel: "warning"
+})
+
+const scratch = mkdtempSync(join(tmpdir(), "skchat-build-"))
+try {
+  const env = { ...process.env, HOME: scratch, SKCHAT_HOME: join(scratch, ".skchat"), NO_COLOR: "1" }
+  for (const args of [["inbox"], ["send", "capauth:warmup@localhost", "warm-up"], ["search", "warm"]]) {
+    execFileSync(process.execPath, [join(root, "bin/skchat.cjs"), ...args], { env, stdio: "ignore" })
+  }
+} finally {
+  rmSync(scratch, { recursive: true, force: true })
+}
+console.log("skchat built: dist/cli.cjs, dist/index.mjs")

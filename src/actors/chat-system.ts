@@ -1,0 +1,168 @@
+import { Clock, Effect, Either } from "effect"
+import { createActor } from "xstate"
+import { type ContentVault, makeContentVault } from "../adapters/content-vault.js"
+import { type ChainCheck, makeEventLog } from "../adapters/event-log.js"
+import { LocalIdentity } from "../adapters/local-identity.js"
+import { SqliteDatabase, storeError } from "../adapters/sqlite-database.js"
+import type { ChatEvent } from "../domain/chat-event.js"
+import { type ChatMessage, encodeChatMessage } from "../domain/chat-message.js"
+import { type ComposeInput, composeMessage } from "../domain/compose-message.js"
+import { InvalidInput, LogDamaged, type StoreError } from "../domain/errors.js"
+import type { MessageRecord } from "../domain/message-record.js"
+import { makeProjector } from "../projections/projector.js"
+import { deliveryMachine } from "./delivery-machine.js"
+import { expiryMachine } from "./expiry-machine.js"
+
+export type SendInput = Omit<ComposeInput, "sender">
+
+export interface SendResult {
+  readonly message: ChatMessage
+  /** The delivery machine's state after the send: `pending` while no transport is configured. */
+  readonly delivery: string
+}
+
+/** The log keeps TTL content sealed under a shreddable key; everything else as it is. */
+const toRecord = (message: ChatMessage, vault: ContentVault): MessageRecord => {
+  const { content, ...fields } = encodeChatMessage(message)
+  return {
+    ...fields,
+    body: message.ttl === null ? { _tag: "Plain", text: content } : vault.seal(message.id, content)
+  } as MessageRecord
+}
+
+/**
+ * The one writer. Every change to the store is a list of events appended here, folded into the
+ * projections in the same SQLite write transaction (BEGIN IMMEDIATE, so concurrent processes queue on
+ * the busy timeout instead of failing). Entrypoints send it commands and read projections.
+ */
+export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem", {
+  effect: Effect.gen(function*() {
+    const { db } = yield* SqliteDatabase
+    const identity = yield* LocalIdentity
+    const log = makeEventLog(db)
+    const vault = makeContentVault(db)
+    const projector = makeProjector(db, { openBody: vault.open })
+    const threadExists = db.prepare("SELECT 1 FROM threads WHERE id = ?").pluck()
+    const knownMessage = db.prepare("SELECT 1 FROM known_messages WHERE id = ?").pluck()
+    const dueForExpiry = db.prepare(
+      "SELECT id, expires_at AS deadline FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at"
+    )
+
+    const write = <A>(what: string, f: () => A): Effect.Effect<A, StoreError> =>
+      Effect.try({ try: () => db.transaction(f).immediate(), catch: storeError(what) })
+
+    const commit = (events: ReadonlyArray<ChatEvent>, now: number) => projector.apply(log.append(events, now))
+
+    /** Events recording one message (a new thread first, when the message names one we lack). */
+    const eventsFor = (message: ChatMessage, direction: "in" | "out", verified: boolean, now: number):
+      Array<ChatEvent> => {
+      const events: Array<ChatEvent> = []
+      if (direction === "out" && message.thread_id !== null && threadExists.get(message.thread_id) === undefined) {
+        events.push({
+          _tag: "ThreadCreated",
+          v: 1,
+          thread_id: message.thread_id,
+          title: message.thread_id,
+          participants: [message.sender, message.recipient],
+          at: now
+        })
+      }
+      const record = toRecord(message, vault)
+      events.push(
+        direction === "out"
+          ? { _tag: "MessageComposed", v: 1, message: record }
+          : { _tag: "MessageReceived", v: 1, message: record, verified }
+      )
+      return events
+    }
+
+    const directionOf = (message: ChatMessage): "in" | "out" => (message.sender === identity.uri ? "out" : "in")
+
+    /** Runs the delivery machine for a freshly composed message. No transports yet: it stays pending. */
+    const startDelivery = (messageId: string): string => {
+      const actor = createActor(deliveryMachine, { input: { messageId, transports: 0 } }).start()
+      actor.send({ type: "ATTEMPT" })
+      const state = String(actor.getSnapshot().value)
+      actor.stop()
+      return state
+    }
+
+    const send = Effect.fn("ChatSystem.send")(function*(input: SendInput) {
+      const now = yield* Clock.currentTimeMillis
+      const composed = composeMessage({ ...input, sender: identity.uri }, now)
+      if (Either.isLeft(composed)) return yield* new InvalidInput({ message: composed.left })
+      const message = composed.right
+      yield* write("cannot store the message", () => commit(eventsFor(message, "out", true, now), now))
+      return { message, delivery: startDelivery(message.id) } satisfies SendResult
+    })
+
+    /**
+     * Stores already-built messages (the library's store_message, bulk import). Direction follows the
+     * sender; ids already stored are skipped, so ingest is idempotent. One transaction for the batch.
+     */
+    const recordAll = Effect.fn("ChatSystem.recordAll")(function*(
+      messages: ReadonlyArray<ChatMessage>,
+      options: { readonly verified?: boolean } = {}
+    ) {
+      const now = yield* Clock.currentTimeMillis
+      return yield* write("cannot store messages", () => {
+        const events: Array<ChatEvent> = []
+        const seen = new Set<string>()
+        for (const m of messages) {
+          if (seen.has(m.id) || knownMessage.get(m.id) !== undefined) continue
+          seen.add(m.id)
+          events.push(...eventsFor(m, directionOf(m), options.verified ?? false, now))
+        }
+        commit(events, now)
+        return seen.size
+      })
+    })
+
+    /**
+     * Asks each due TTL message's expiry machine whether it is over; those that are get a
+     * MessageExpired event, their key shredded and their text deleted, all in one transaction.
+     * Then the WAL is checkpointed and truncated so no copy of the text survives there either.
+     */
+    const expireDue = Effect.fn("ChatSystem.expireDue")(function*() {
+      const now = yield* Clock.currentTimeMillis
+      const due = dueForExpiry.all(now) as Array<{ id: string; deadline: number }>
+      if (due.length === 0) return 0
+      const expired = yield* write("cannot expire messages", () => {
+        const purge: Array<string> = []
+        for (const { id, deadline } of due) {
+          const machine = expiryMachine.provide({ actions: { purge: () => purge.push(id) } })
+          const actor = createActor(machine, { input: { messageId: id, deadline, now } }).start()
+          actor.stop()
+        }
+        commit(purge.map((message_id) => ({ _tag: "MessageExpired", v: 1, message_id, at: now })), now)
+        for (const id of purge) vault.shred(id)
+        return purge.length
+      })
+      yield* Effect.try({
+        try: () => db.pragma("wal_checkpoint(TRUNCATE)"),
+        catch: storeError("cannot checkpoint the store")
+      })
+      return expired
+    })
+
+    const rebuild = Effect.fn("ChatSystem.rebuild")(function*() {
+      return yield* write("cannot rebuild projections", () => projector.rebuild(log.readAfter(0)))
+    })
+
+    /** The hash chain, then the projections' checkpoints against the head (a cut-off log shows there too). */
+    const verify = Effect.fn("ChatSystem.verify")(function*() {
+      const check: ChainCheck = yield* Effect.try({ try: () => log.verify(), catch: storeError("cannot read the log") })
+      if (!check.ok) return yield* new LogDamaged({ seq: check.seq, reason: check.reason })
+      const ahead = projector.checkpoints().find((c) => c.seq > check.events)
+      if (ahead !== undefined) {
+        return yield* new LogDamaged({
+          seq: check.events + 1,
+          reason: `log truncated: projection "${ahead.name}" had applied up to ${ahead.seq}`
+        })
+      }
+      return check.events
+    })
+
+    return { identity, send, recordAll, expireDue, rebuild, verify, head: () => log.head() } as const
+  })
+}) {}

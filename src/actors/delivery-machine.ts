@@ -1,0 +1,118 @@
+import { assign, fromPromise, setup } from "xstate"
+
+export interface DeliveryInput {
+  readonly messageId: string
+  /** How many transports are configured. None: the message waits in the outbox as `pending`. */
+  readonly transports: number
+  readonly attempt?: number
+  readonly maxAttempts?: number
+}
+
+/** What a failed attempt reports: when it failed (the retry deadline is computed from it) and why. */
+export interface AttemptFailure {
+  readonly at: number
+  readonly reason: string
+}
+
+/** Seconds between attempts, as SKComm's `routing.retry_backoff` default. */
+export const RETRY_BACKOFF_SECONDS: ReadonlyArray<number> = [5, 15, 60, 300, 900]
+
+interface DeliveryContext {
+  readonly messageId: string
+  readonly transports: number
+  readonly attempt: number
+  readonly maxAttempts: number
+  /** Absolute time of the next attempt while backing off; written to the log by the host. */
+  readonly nextAttemptAt: number | null
+  readonly lastFailureAt: number | null
+  readonly lastError: string | null
+}
+
+const backoffMs = (attempt: number): number =>
+  1000 * (RETRY_BACKOFF_SECONDS[Math.min(attempt - 1, RETRY_BACKOFF_SECONDS.length - 1)] ?? 900)
+
+/**
+ * An outbound message's delivery: queued in the outbox until a transport can take it, retried with
+ * backoff, then sent, delivered and read as receipts arrive (or failed for good).
+ * `deliver` is the host's transport call; it rejects with an AttemptFailure.
+ */
+export const deliveryMachine = setup({
+  types: {
+    context: {} as DeliveryContext,
+    input: {} as DeliveryInput,
+    events: {} as
+      | { readonly type: "ATTEMPT" }
+      | { readonly type: "DELIVERED" }
+      | { readonly type: "READ" }
+  },
+  actors: {
+    deliver: fromPromise<void, { readonly messageId: string; readonly attempt: number }>(() =>
+      Promise.reject({ at: 0, reason: "no transport provided" } satisfies AttemptFailure)
+    )
+  },
+  guards: {
+    hasTransport: ({ context }) => context.transports > 0,
+    attemptsLeft: ({ context }) => context.attempt < context.maxAttempts
+  },
+  delays: {
+    retryDelay: ({ context }) =>
+      context.nextAttemptAt === null || context.lastFailureAt === null
+        ? 0
+        : Math.max(0, context.nextAttemptAt - context.lastFailureAt)
+  }
+}).createMachine({
+  id: "delivery",
+  context: ({ input }) => ({
+    messageId: input.messageId,
+    transports: input.transports,
+    attempt: input.attempt ?? 0,
+    maxAttempts: input.maxAttempts ?? RETRY_BACKOFF_SECONDS.length + 1,
+    nextAttemptAt: null,
+    lastFailureAt: null,
+    lastError: null
+  }),
+  initial: "pending",
+  states: {
+    pending: {
+      on: { ATTEMPT: { guard: "hasTransport", target: "sending" } }
+    },
+    sending: {
+      entry: assign({ attempt: ({ context }) => context.attempt + 1 }),
+      invoke: {
+        src: "deliver",
+        input: ({ context }) => ({ messageId: context.messageId, attempt: context.attempt }),
+        onDone: { target: "sent" },
+        onError: [
+          {
+            guard: "attemptsLeft",
+            target: "backingOff",
+            actions: assign(({ context, event }) => {
+              const failure = event.error as AttemptFailure
+              return {
+                lastError: failure.reason,
+                lastFailureAt: failure.at,
+                nextAttemptAt: failure.at + backoffMs(context.attempt)
+              }
+            })
+          },
+          {
+            target: "failed",
+            actions: assign({ lastError: ({ event }) => (event.error as AttemptFailure).reason })
+          }
+        ]
+      }
+    },
+    backingOff: {
+      after: { retryDelay: { target: "sending" } },
+      on: { ATTEMPT: { target: "sending" } }
+    },
+    sent: {
+      on: { DELIVERED: { target: "delivered" }, READ: { target: "read" } }
+    },
+    delivered: {
+      on: { READ: { target: "read" } }
+    },
+    read: { type: "final" },
+    failed: { type: "final" }
+  }
+})

@@ -1,0 +1,146 @@
+import { createHash } from "node:crypto"
+import type { ChatEvent, LoggedEvent } from "../domain/chat-event.js"
+import { uuidv7 } from "../domain/message-id.js"
+import type { Db } from "./sqlite-database.js"
+
+const READ_PAGE = 10_000
+
+export const GENESIS_HASH = "0".repeat(64)
+
+interface EventRow {
+  readonly seq: number
+  readonly id: string
+  readonly type: string
+  readonly v: number
+  readonly recorded_at: number
+  readonly data: string
+  readonly prev_hash: string
+  readonly hash: string
+}
+
+/** The chain link: each event's hash covers its predecessor's hash and every stored column. */
+export const chainHash = (
+  prevHash: string,
+  seq: number,
+  id: string,
+  type: string,
+  v: number,
+  recordedAt: number,
+  data: string
+): string =>
+  createHash("sha256").update(`${prevHash}\n${seq}\n${id}\n${type}\n${v}\n${recordedAt}\n`).update(data).digest("hex")
+
+/** The fact's own fields; `_tag` and `v` are stored in their own columns. */
+const payloadOf = (event: ChatEvent): string => {
+  const { _tag, v, ...payload } = event
+  return JSON.stringify(payload)
+}
+
+const knownTypes = new Set<string>([
+  "MessageComposed",
+  "MessageReceived",
+  "MessageSent",
+  "MessageDelivered",
+  "MessageRead",
+  "MessageFailed",
+  "MessageExpired",
+  "ThreadCreated"
+])
+
+/**
+ * Our own log is written only through validated events, so reading it back is a JSON parse, not a
+ * schema decode: a 1M-event replay cannot afford a decode per event. Types from a newer writer become
+ * `Unknown` and are skipped by every fold.
+ */
+export const eventFromRow = (row: Pick<EventRow, "seq" | "id" | "type" | "v" | "recorded_at" | "data">):
+  LoggedEvent => ({
+    seq: row.seq,
+    id: row.id,
+    recordedAt: row.recorded_at,
+    event: knownTypes.has(row.type) && row.v === 1
+      ? { ...JSON.parse(row.data), _tag: row.type, v: row.v } as ChatEvent
+      : { _tag: "Unknown", type: row.type, v: row.v }
+  })
+
+export type ChainCheck =
+  | { readonly ok: true; readonly events: number }
+  | { readonly ok: false; readonly seq: number; readonly reason: string }
+
+export interface EventLog {
+  /** Appends in order and returns what was logged. Must run inside a write transaction. */
+  readonly append: (events: ReadonlyArray<ChatEvent>, recordedAt: number) => ReadonlyArray<LoggedEvent>
+  /**
+   * Every event after `afterSeq`, in order, read a page at a time: never the whole log in memory, and
+   * no open cursor, so the caller may write to the same connection between events.
+   */
+  readonly readAfter: (afterSeq: number) => IterableIterator<LoggedEvent>
+  readonly head: () => { readonly seq: number; readonly hash: string }
+  /** Walks the whole chain; the first broken link is named by its sequence number. */
+  readonly verify: () => ChainCheck
+}
+
+export const makeEventLog = (db: Db): EventLog => {
+  const insert = db.prepare(
+    "INSERT INTO events (seq, id, type, v, recorded_at, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+  )
+  const selectHead = db.prepare("SELECT seq, hash FROM log_head WHERE one = 1")
+  const selectAfter = db.prepare(
+    "SELECT seq, id, type, v, recorded_at, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+  )
+  const selectAll = db.prepare("SELECT seq, id, type, v, recorded_at, data, prev_hash, hash FROM events ORDER BY seq")
+
+  const head = () => selectHead.get() as { seq: number; hash: string }
+
+  return {
+    head,
+    append: (events, recordedAt) => {
+      let { hash: prev, seq } = head()
+      const logged: Array<LoggedEvent> = []
+      for (const event of events) {
+        seq += 1
+        const id = uuidv7(recordedAt)
+        const data = payloadOf(event)
+        const hash = chainHash(prev, seq, id, event._tag, event.v, recordedAt, data)
+        insert.run(seq, id, event._tag, event.v, recordedAt, data, prev, hash)
+        logged.push({ seq, id, recordedAt, event })
+        prev = hash
+      }
+      return logged
+    },
+    readAfter: function*(afterSeq) {
+      let from = afterSeq
+      for (;;) {
+        const page = selectAfter.all(from, READ_PAGE) as Array<EventRow>
+        for (const row of page) yield eventFromRow(row)
+        if (page.length < READ_PAGE) return
+        from = page[page.length - 1]!.seq
+      }
+    },
+    verify: () => {
+      let expectedSeq = 1
+      let prev = GENESIS_HASH
+      for (const row of selectAll.iterate() as IterableIterator<EventRow>) {
+        if (row.seq !== expectedSeq) {
+          return { ok: false, seq: expectedSeq, reason: `event ${expectedSeq} is missing (next stored is ${row.seq})` }
+        }
+        if (row.prev_hash !== prev) {
+          return { ok: false, seq: row.seq, reason: "does not link to the previous event's hash" }
+        }
+        const recomputed = chainHash(row.prev_hash, row.seq, row.id, row.type, row.v, row.recorded_at, row.data)
+        if (recomputed !== row.hash) {
+          return { ok: false, seq: row.seq, reason: "its contents do not match its hash (edited)" }
+        }
+        prev = row.hash
+        expectedSeq += 1
+      }
+      const h = head()
+      const last = expectedSeq - 1
+      if (h.seq !== last || h.hash !== prev) {
+        return h.seq > last
+          ? { ok: false, seq: last + 1, reason: `log truncated: the head records ${h.seq} events, ${last} remain` }
+          : { ok: false, seq: h.seq + 1, reason: "events beyond the recorded head (head edited)" }
+      }
+      return { ok: true, events: last }
+    }
+  }
+}

@@ -1,0 +1,113 @@
+import { Migrator } from "@effect/sql"
+import { SqlClient } from "@effect/sql"
+import { Effect } from "effect"
+
+/**
+ * The store's schema, as @effect/sql migrations. Each migration is a list of single statements
+ * (better-sqlite3 prepares one statement at a time).
+ */
+const statements = (...ddl: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    for (const s of ddl) yield* sql.unsafe(s)
+  })
+
+export const migrations = {
+  "0001_event_log": statements(
+    // The log. seq is assigned by the writer and checked by the trigger below, so the database itself
+    // refuses gaps, reordering and a broken chain.
+    `CREATE TABLE events (
+      seq INTEGER PRIMARY KEY,
+      id TEXT NOT NULL UNIQUE,
+      type TEXT NOT NULL,
+      v INTEGER NOT NULL,
+      recorded_at INTEGER NOT NULL,
+      data TEXT NOT NULL,
+      prev_hash TEXT NOT NULL,
+      hash TEXT NOT NULL
+    )`,
+    `CREATE TABLE log_head (
+      one INTEGER PRIMARY KEY CHECK (one = 1),
+      seq INTEGER NOT NULL,
+      hash TEXT NOT NULL
+    )`,
+    `INSERT INTO log_head (one, seq, hash) VALUES (1, 0, '${"0".repeat(64)}')`,
+    `CREATE TRIGGER events_no_update BEFORE UPDATE ON events
+      BEGIN SELECT RAISE(ABORT, 'skchat events are append-only'); END`,
+    `CREATE TRIGGER events_no_delete BEFORE DELETE ON events
+      BEGIN SELECT RAISE(ABORT, 'skchat events are append-only'); END`,
+    `CREATE TRIGGER events_chain BEFORE INSERT ON events
+      WHEN NEW.seq IS NOT (SELECT seq + 1 FROM log_head) OR NEW.prev_hash IS NOT (SELECT hash FROM log_head)
+      BEGIN SELECT RAISE(ABORT, 'skchat events must extend the chain head'); END`,
+    `CREATE TRIGGER events_advance_head AFTER INSERT ON events
+      BEGIN UPDATE log_head SET seq = NEW.seq, hash = NEW.hash WHERE one = 1; END`,
+    // Per-message keys for TTL content. Deliberately not part of the log: deleting a key is how an
+    // expired message's logged ciphertext becomes unreadable.
+    `CREATE TABLE message_keys (
+      message_id TEXT PRIMARY KEY,
+      key BLOB NOT NULL
+    ) WITHOUT ROWID`,
+    // Projections. rowid of a message is the seq of the event that created it, so a rebuild
+    // reproduces the live table exactly.
+    `CREATE TABLE messages (
+      rowid INTEGER PRIMARY KEY,
+      id TEXT NOT NULL UNIQUE,
+      direction TEXT NOT NULL,
+      peer TEXT NOT NULL,
+      sender TEXT NOT NULL,
+      recipient TEXT NOT NULL,
+      content TEXT NOT NULL,
+      content_type TEXT NOT NULL,
+      timestamp TEXT NOT NULL,
+      ts INTEGER NOT NULL,
+      thread_id TEXT,
+      reply_to_id TEXT,
+      ttl INTEGER,
+      expires_at INTEGER,
+      delivery_status TEXT NOT NULL,
+      encrypted INTEGER NOT NULL,
+      verified INTEGER NOT NULL,
+      metadata TEXT NOT NULL,
+      attachments TEXT NOT NULL
+    )`,
+    // Every message id ever stored, kept after expiry: ingest is idempotent and an expired message
+    // cannot come back by being delivered again.
+    `CREATE TABLE known_messages (
+      id TEXT PRIMARY KEY,
+      seq INTEGER NOT NULL
+    ) WITHOUT ROWID`,
+    `CREATE INDEX messages_by_direction ON messages (direction, ts)`,
+    `CREATE INDEX messages_by_peer ON messages (peer, ts)`,
+    `CREATE INDEX messages_by_thread ON messages (thread_id, ts) WHERE thread_id IS NOT NULL`,
+    `CREATE INDEX messages_by_expiry ON messages (expires_at) WHERE expires_at IS NOT NULL`,
+    `CREATE INDEX messages_outbox ON messages (ts) WHERE direction = 'out' AND delivery_status = 'pending'`,
+    // Contentless: the index holds tokens only (the text is in messages), and contentless_delete plus
+    // secure-delete let an expired message's tokens really leave the file.
+    `CREATE VIRTUAL TABLE messages_fts USING fts5(
+      content, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+    )`,
+    `INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1)`,
+    `CREATE TABLE threads (
+      id TEXT PRIMARY KEY,
+      title TEXT NOT NULL,
+      message_count INTEGER NOT NULL,
+      last_activity INTEGER NOT NULL,
+      created_seq INTEGER NOT NULL
+    )`,
+    `CREATE INDEX threads_by_activity ON threads (last_activity)`,
+    `CREATE TABLE thread_participants (
+      thread_id TEXT NOT NULL,
+      participant TEXT NOT NULL,
+      position INTEGER NOT NULL,
+      PRIMARY KEY (thread_id, participant)
+    ) WITHOUT ROWID`,
+    `CREATE TABLE projection_checkpoints (
+      name TEXT PRIMARY KEY,
+      seq INTEGER NOT NULL
+    )`
+  )
+} as const
+
+export const latestMigrationId = Math.max(...Object.keys(migrations).map((k) => Number(k.split("_")[0])))
+
+export const migrationLoader = Migrator.fromRecord(migrations)

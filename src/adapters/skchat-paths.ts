@@ -1,0 +1,34 @@
+import { Context, Layer } from "effect"
+import { homedir } from "node:os"
+import { join } from "node:path"
+
+/**
+ * Where everything lives. skchat's own files move with `SKCHAT_HOME`; the skcapstone identity and peer
+ * registry, shared with other tools, derive from `HOME` (INTEROP.md).
+ */
+export interface Paths {
+  readonly home: string
+  readonly dataDir: string
+  readonly dbFile: string
+  readonly configFile: string
+  readonly identityFile: string
+  readonly peersDir: string
+}
+
+export const pathsFromEnv = (env: NodeJS.ProcessEnv): Paths => {
+  const home = env["HOME"] && env["HOME"] !== "" ? env["HOME"] : homedir()
+  const dataDir = env["SKCHAT_HOME"] && env["SKCHAT_HOME"] !== "" ? env["SKCHAT_HOME"] : join(home, ".skchat")
+  return {
+    home,
+    dataDir,
+    dbFile: join(dataDir, "memory", "skchat.db"),
+    configFile: join(dataDir, "config.yml"),
+    identityFile: join(home, ".skcapstone", "identity", "identity.json"),
+    peersDir: join(home, ".skcapstone", "peers")
+  }
+}
+
+export class SkchatPaths extends Context.Tag("skchat/SkchatPaths")<SkchatPaths, Paths>() {
+  static readonly fromEnv = (env: NodeJS.ProcessEnv = process.env) => Layer.sync(SkchatPaths, () => pathsFromEnv(env))
+  static readonly layer = SkchatPaths.fromEnv()
+}

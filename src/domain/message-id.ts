@@ -1,0 +1,45 @@
+import { Schema } from "effect"
+
+/**
+ * Ids become file names and SQL keys later (transports), so only a conservative alphabet is accepted:
+ * no path separators, no dots at the start, bounded length. UUIDs of every version fit.
+ */
+const idPattern = /^[A-Za-z0-9][A-Za-z0-9_:-]{0,127}$/
+
+export const isSafeId = (s: string): boolean => idPattern.test(s)
+
+export const MessageId = Schema.String.pipe(
+  Schema.filter((s) => isSafeId(s) || "must be 1-128 letters, digits, '-', '_' or ':' (e.g. a UUID)")
+).annotations({ identifier: "MessageId" })
+
+export const ThreadId = Schema.Trim.pipe(
+  Schema.filter((s) => isSafeId(s) || "must be 1-128 letters, digits, '-', '_' or ':'")
+).annotations({ identifier: "ThreadId" })
+
+const hex = (bytes: Uint8Array): string => {
+  let out = ""
+  for (const b of bytes) out += b.toString(16).padStart(2, "0")
+  return out
+}
+
+/**
+ * UUIDv7 (RFC 9562): 48-bit unix milliseconds, then random bits. Time-ordered, so ids sort by creation.
+ * `random` is injected so tests can make ids deterministic.
+ */
+export const uuidv7 = (
+  nowMillis: number,
+  random: (bytes: Uint8Array) => Uint8Array = (b) => globalThis.crypto.getRandomValues(b)
+): string => {
+  const bytes = random(new Uint8Array(16))
+  const ms = Math.max(0, Math.floor(nowMillis))
+  bytes[0] = Math.floor(ms / 2 ** 40) & 0xff
+  bytes[1] = Math.floor(ms / 2 ** 32) & 0xff
+  bytes[2] = (ms >>> 24) & 0xff
+  bytes[3] = (ms >>> 16) & 0xff
+  bytes[4] = (ms >>> 8) & 0xff
+  bytes[5] = ms & 0xff
+  bytes[6] = (bytes[6]! & 0x0f) | 0x70
+  bytes[8] = (bytes[8]! & 0x3f) | 0x80
+  const h = hex(bytes)
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`
+}

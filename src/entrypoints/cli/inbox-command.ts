@@ -1,0 +1,20 @@
+import { Command, Options } from "@effect/cli"
+import { Clock, Effect, Option } from "effect"
+import { ChatSystem } from "../../actors/chat-system.js"
+import { ChatQueries } from "../../projections/chat-queries.js"
+import { StoreLive } from "./cli-layers.js"
+import { checkLimit, json, limit, printRows } from "./cli-options.js"
+import { messageColumns } from "./render.js"
+
+const thread = Options.text("thread").pipe(Options.withAlias("t"), Options.optional,
+  Options.withDescription("only this thread"))
+
+export const inboxCommand = Command.make("inbox", { limit: limit(20), thread, json }, (args) =>
+  Effect.gen(function*() {
+    const n = yield* checkLimit(args.limit)
+    yield* Effect.flatMap(ChatSystem, (chat) => chat.expireDue())
+    const now = yield* Clock.currentTimeMillis
+    const rows = (yield* ChatQueries).inbox(now, n, Option.getOrUndefined(args.thread))
+    yield* printRows(args.json, rows, messageColumns, "No messages.")
+  }).pipe(Effect.provide(StoreLive))
+).pipe(Command.withDescription("received messages, newest first"))

@@ -1,0 +1,73 @@
+import type { MessageView, ThreadView } from "../../projections/message-queries.js"
+
+/**
+ * Human output: plain aligned columns that fit the terminal, ANSI styling only on a terminal and
+ * never under NO_COLOR (no-color.org). Scripts should use --json instead of parsing this.
+ */
+export interface Style {
+  readonly color: boolean
+  readonly width: number
+}
+
+export const styleFor = (stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv): Style => {
+  const columns = stream.isTTY ? stream.columns : Number(env["COLUMNS"])
+  return {
+    color: stream.isTTY === true && (env["NO_COLOR"] === undefined || env["NO_COLOR"] === "") &&
+      env["TERM"] !== "dumb",
+    width: Number.isFinite(columns) && columns > 20 ? columns : 100
+  }
+}
+
+const paint = (style: Style, code: string, text: string) => (style.color ? `\x1b[${code}m${text}\x1b[0m` : text)
+export const bold = (style: Style, text: string) => paint(style, "1", text)
+export const dim = (style: Style, text: string) => paint(style, "2", text)
+
+/** One visual line: newlines and tabs would break the table. */
+const flatten = (s: string) => s.replace(/[\r\n\t]+/g, " ")
+
+const fit = (s: string, width: number) => {
+  const chars = [...s]
+  if (chars.length <= width) return s + " ".repeat(width - chars.length)
+  return width <= 1 ? chars.slice(0, width).join("") : chars.slice(0, width - 1).join("") + "…"
+}
+
+export interface Column<R> {
+  readonly header: string
+  readonly value: (row: R) => string
+  /** The column that takes whatever width is left (the message text). */
+  readonly flexible?: boolean
+}
+
+export const renderTable = <R>(style: Style, columns: ReadonlyArray<Column<R>>, rows: ReadonlyArray<R>): string => {
+  const cells = rows.map((r) => columns.map((c) => flatten(c.value(r))))
+  const gap = 2
+  const widths = columns.map((c, i) =>
+    Math.max([...c.header].length, ...cells.map((row) => [...row[i]!].length))
+  )
+  const fixed = widths.reduce((sum, w, i) => sum + (columns[i]!.flexible ? 0 : w), 0) + gap * (columns.length - 1)
+  const flexIndex = columns.findIndex((c) => c.flexible)
+  if (flexIndex >= 0) widths[flexIndex] = Math.max(10, Math.min(widths[flexIndex]!, style.width - fixed))
+  const line = (values: ReadonlyArray<string>) =>
+    values.map((v, i) => (i === values.length - 1 ? fit(v, widths[i]!).trimEnd() : fit(v, widths[i]!)))
+      .join(" ".repeat(gap))
+  return [bold(style, line(columns.map((c) => c.header))), ...cells.map(line)].join("\n")
+}
+
+const shortTime = (iso: string) => iso.replace("T", " ").replace(/(:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/, "$1$3")
+
+export const messageColumns: ReadonlyArray<Column<MessageView>> = [
+  { header: "TIME", value: (m) => shortTime(m.timestamp) },
+  { header: "WITH", value: (m) => `${m.direction === "in" ? "←" : "→"} ${m.peer}` },
+  { header: "STATUS", value: (m) => m.delivery_status + (m.expires_at === null ? "" : " ⏱") },
+  { header: "THREAD", value: (m) => m.thread_id ?? "" },
+  { header: "ID", value: (m) => m.id },
+  { header: "MESSAGE", value: (m) => m.content, flexible: true }
+]
+
+export const threadColumns: ReadonlyArray<Column<ThreadView>> = [
+  { header: "THREAD", value: (t) => t.id },
+  { header: "TITLE", value: (t) => t.title },
+  { header: "MESSAGES", value: (t) => String(t.message_count) },
+  { header: "LAST ACTIVITY", value: (t) => shortTime(t.last_activity) },
+  { header: "PARTICIPANTS", value: (t) => t.participants.join(", "), flexible: true }
+]

@@ -1,0 +1,44 @@
+import { Args, Command, Options } from "@effect/cli"
+import { Console, Effect, Option } from "effect"
+import { ChatSystem } from "../../actors/chat-system.js"
+import { PeerRegistry } from "../../adapters/peer-registry.js"
+import { normalizeContentType } from "../../domain/content-type.js"
+import { InvalidInput } from "../../domain/errors.js"
+import { PeersLive, StoreLive } from "./cli-layers.js"
+
+const recipient = Args.text({ name: "recipient" }).pipe(
+  Args.withDescription("a peer name from ~/.skcapstone/peers or a capauth: URI")
+)
+const message = Args.text({ name: "message" })
+const thread = Options.text("thread").pipe(Options.withAlias("t"), Options.optional,
+  Options.withDescription("thread id to post in (created if new)"))
+const replyTo = Options.text("reply-to").pipe(Options.withAlias("r"), Options.optional,
+  Options.withDescription("id of the message this replies to"))
+const ttl = Options.integer("ttl").pipe(Options.optional,
+  Options.withDescription("seconds until the message expires and is erased"))
+const contentType = Options.choice("content-type", ["plain", "markdown"]).pipe(Options.withDefault("plain"))
+const json = Options.boolean("json").pipe(Options.withDescription("print the stored message as JSON"))
+
+export const sendCommand = Command.make(
+  "send",
+  { recipient, message, thread, replyTo, ttl, contentType, json },
+  (args) =>
+    Effect.gen(function*() {
+      const to = yield* Effect.flatMap(PeerRegistry, (peers) => peers.resolve(args.recipient)).pipe(
+        Effect.provide(PeersLive)
+      )
+      if (Option.isSome(args.ttl) && args.ttl.value <= 0) {
+        return yield* new InvalidInput({ message: "--ttl must be a positive whole number of seconds" })
+      }
+      const chat = yield* ChatSystem
+      const { message } = yield* chat.send({
+        recipient: to,
+        content: args.message,
+        contentType: normalizeContentType(args.contentType),
+        threadId: Option.getOrUndefined(args.thread),
+        replyToId: Option.getOrUndefined(args.replyTo),
+        ttl: Option.getOrUndefined(args.ttl)
+      })
+      yield* Console.log(args.json ? JSON.stringify(message, null, 2) : message.id)
+    }).pipe(Effect.provide(StoreLive))
+).pipe(Command.withDescription("send a message (stored as pending until a transport delivers it)"))

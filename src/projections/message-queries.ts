@@ -1,0 +1,148 @@
+import type { Db } from "../adapters/sqlite-database.js"
+import type { DeliveryStatus } from "../domain/delivery-status.js"
+import { toFtsQuery } from "../domain/search-query.js"
+import { isoFromMillis } from "../domain/timestamp.js"
+
+/**
+ * A message as every listing shows it: the wire fields of INTEROP.md plus where it went (`direction`,
+ * `peer`), when it disappears (`expires_at`) and whether its sender was verified.
+ */
+export interface MessageView {
+  readonly id: string
+  readonly sender: string
+  readonly recipient: string
+  readonly content: string
+  readonly content_type: string
+  readonly timestamp: string
+  readonly thread_id: string | null
+  readonly reply_to_id: string | null
+  readonly ttl: number | null
+  readonly delivery_status: DeliveryStatus
+  readonly encrypted: boolean
+  readonly metadata: Record<string, unknown>
+  readonly attachments: ReadonlyArray<unknown>
+  readonly direction: "in" | "out"
+  readonly peer: string
+  readonly expires_at: string | null
+  readonly verified: boolean
+}
+
+interface MessageRow {
+  id: string
+  sender: string
+  recipient: string
+  content: string
+  content_type: string
+  timestamp: string
+  thread_id: string | null
+  reply_to_id: string | null
+  ttl: number | null
+  expires_at: number | null
+  delivery_status: DeliveryStatus
+  encrypted: number
+  verified: number
+  metadata: string
+  attachments: string
+  direction: "in" | "out"
+  peer: string
+}
+
+const COLUMNS = `m.id, m.sender, m.recipient, m.content, m.content_type, m.timestamp, m.thread_id, m.reply_to_id,
+  m.ttl, m.expires_at, m.delivery_status, m.encrypted, m.verified, m.metadata, m.attachments, m.direction, m.peer`
+
+/** Rows past their deadline are never shown, even before the sweep that purges them has run. */
+const LIVE = "(m.expires_at IS NULL OR m.expires_at > @now)"
+
+const toView = (r: MessageRow): MessageView => ({
+  id: r.id,
+  sender: r.sender,
+  recipient: r.recipient,
+  content: r.content,
+  content_type: r.content_type,
+  timestamp: r.timestamp,
+  thread_id: r.thread_id,
+  reply_to_id: r.reply_to_id,
+  ttl: r.ttl,
+  delivery_status: r.delivery_status,
+  encrypted: r.encrypted === 1,
+  metadata: JSON.parse(r.metadata) as Record<string, unknown>,
+  attachments: JSON.parse(r.attachments) as ReadonlyArray<unknown>,
+  direction: r.direction,
+  peer: r.peer,
+  expires_at: r.expires_at === null ? null : isoFromMillis(r.expires_at),
+  verified: r.verified === 1
+})
+
+export interface ThreadView {
+  readonly id: string
+  readonly title: string
+  readonly participants: ReadonlyArray<string>
+  readonly message_count: number
+  readonly last_activity: string
+}
+
+export interface MessageQueries {
+  /** Received messages, newest first; optionally one thread's. */
+  readonly inbox: (now: number, limit: number, threadId?: string) => ReadonlyArray<MessageView>
+  /** Both directions of the conversation with one participant, newest first. */
+  readonly conversation: (now: number, peer: string, limit: number) => ReadonlyArray<MessageView>
+  /** Outbound messages still waiting for a transport, oldest first (the order they will go out). */
+  readonly outbox: (now: number, limit: number) => ReadonlyArray<MessageView>
+  /** Full-text search over any user string, most recently stored first. */
+  readonly search: (now: number, query: string, limit: number) => ReadonlyArray<MessageView>
+  readonly threads: (limit: number) => ReadonlyArray<ThreadView>
+  readonly byId: (now: number, id: string) => MessageView | undefined
+}
+
+export const makeMessageQueries = (db: Db): MessageQueries => {
+  const inbox = db.prepare(
+    `SELECT ${COLUMNS} FROM messages m WHERE m.direction = 'in' AND ${LIVE} ORDER BY m.ts DESC, m.rowid DESC LIMIT @limit`
+  )
+  const inboxThread = db.prepare(`SELECT ${COLUMNS} FROM messages m
+    WHERE m.thread_id = @thread AND m.direction = 'in' AND ${LIVE} ORDER BY m.ts DESC, m.rowid DESC LIMIT @limit`)
+  const conversation = db.prepare(
+    `SELECT ${COLUMNS} FROM messages m WHERE m.peer = @peer AND ${LIVE} ORDER BY m.ts DESC, m.rowid DESC LIMIT @limit`
+  )
+  const outbox = db.prepare(`SELECT ${COLUMNS} FROM messages m
+    WHERE m.direction = 'out' AND m.delivery_status = 'pending' AND ${LIVE} ORDER BY m.ts, m.rowid LIMIT @limit`)
+  // FTS5 walks its doclists backwards by rowid and stops at the limit, so a term in every message
+  // costs as little as a rare one; ranking would have to score every match first.
+  const search = db.prepare(`SELECT ${COLUMNS} FROM messages_fts f JOIN messages m ON m.rowid = f.rowid
+    WHERE messages_fts MATCH @query AND ${LIVE} ORDER BY f.rowid DESC LIMIT @limit`)
+  const threads = db.prepare(`SELECT t.id, t.title, t.message_count, t.last_activity,
+      (SELECT json_group_array(participant) FROM
+        (SELECT participant FROM thread_participants p WHERE p.thread_id = t.id ORDER BY p.position)) AS participants
+    FROM threads t ORDER BY t.last_activity DESC, t.created_seq DESC LIMIT @limit`)
+  const byId = db.prepare(`SELECT ${COLUMNS} FROM messages m WHERE m.id = @id AND ${LIVE}`)
+
+  const views = (rows: Array<unknown>) => (rows as Array<MessageRow>).map(toView)
+
+  return {
+    inbox: (now, limit, threadId) =>
+      views(threadId === undefined ? inbox.all({ now, limit }) : inboxThread.all({ now, limit, thread: threadId })),
+    conversation: (now, peer, limit) => views(conversation.all({ now, peer, limit })),
+    outbox: (now, limit) => views(outbox.all({ now, limit })),
+    search: (now, query, limit) => {
+      const fts = toFtsQuery(query)
+      return fts === undefined ? [] : views(search.all({ now, query: fts, limit }))
+    },
+    threads: (limit) =>
+      (threads.all({ limit }) as Array<{
+        id: string
+        title: string
+        message_count: number
+        last_activity: number
+        participants: string
+      }>).map((t) => ({
+        id: t.id,
+        title: t.title,
+        participants: JSON.parse(t.participants) as Array<string>,
+        message_count: t.message_count,
+        last_activity: isoFromMillis(t.last_activity)
+      })),
+    byId: (now, id) => {
+      const row = byId.get({ now, id }) as MessageRow | undefined
+      return row === undefined ? undefined : toView(row)
+    }
+  }
+}

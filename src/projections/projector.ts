@@ -1,0 +1,62 @@
+import type { LoggedEvent } from "../domain/chat-event.js"
+import type { Db } from "../adapters/sqlite-database.js"
+import { messageProjection } from "./message-projection.js"
+import type { Projection, ProjectionContext, ProjectionFold } from "./projection.js"
+import { searchProjection } from "./search-projection.js"
+import { threadProjection } from "./thread-projection.js"
+
+/**
+ * Every projection, in the order they see each event. Search and threads read the message row an
+ * expiry is about to delete, so the message projection comes last.
+ */
+export const projections: ReadonlyArray<Projection> = [searchProjection, threadProjection, messageProjection]
+
+export interface Projector {
+  /** Folds freshly appended events; runs in the append transaction. */
+  readonly apply: (logged: ReadonlyArray<LoggedEvent>) => void
+  /** Empties every projection and refolds the whole log. Runs in one write transaction. */
+  readonly rebuild: (events: Iterable<LoggedEvent>) => number
+  /** Last seq each projection has applied. */
+  readonly checkpoints: () => ReadonlyArray<{ readonly name: string; readonly seq: number }>
+}
+
+export const makeProjector = (db: Db, ctx: ProjectionContext): Projector => {
+  const live = projections.map((p) => p.make(db, ctx, "live"))
+  const saveCheckpoint = db.prepare(
+    "INSERT INTO projection_checkpoints (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq"
+  )
+  const selectCheckpoints = db.prepare("SELECT name, seq FROM projection_checkpoints ORDER BY name")
+
+  const checkpointAll = (seq: number) => {
+    for (const p of projections) saveCheckpoint.run(p.name, seq)
+  }
+
+  const fold = (folds: ReadonlyArray<ProjectionFold>, logged: LoggedEvent) => {
+    for (const f of folds) f.apply(logged)
+  }
+
+  return {
+    apply: (logged) => {
+      if (logged.length === 0) return
+      for (const e of logged) fold(live, e)
+      checkpointAll(logged[logged.length - 1]!.seq)
+    },
+    rebuild: (events) => {
+      for (const p of projections) {
+        for (const table of p.tables) db.prepare(`DELETE FROM ${table}`).run()
+      }
+      const folds = projections.map((p) => p.make(db, ctx, "rebuild"))
+      let last = 0
+      let count = 0
+      for (const e of events) {
+        fold(folds, e)
+        last = e.seq
+        count += 1
+      }
+      for (const f of folds) f.finishRebuild?.()
+      checkpointAll(last)
+      return count
+    },
+    checkpoints: () => selectCheckpoints.all() as Array<{ name: string; seq: number }>
+  }
+}
