@@ -81,10 +81,11 @@ export const migrations = {
     `CREATE INDEX messages_by_thread ON messages (thread_id, ts) WHERE thread_id IS NOT NULL`,
     `CREATE INDEX messages_by_expiry ON messages (expires_at) WHERE expires_at IS NOT NULL`,
     `CREATE INDEX messages_outbox ON messages (ts) WHERE direction = 'out' AND delivery_status = 'pending'`,
-    // Contentless: the index holds tokens only (the text is in messages), and contentless_delete plus
-    // secure-delete let an expired message's tokens really leave the file.
+    // External content: the text lives once, in messages. Deleting through FTS5's 'delete' command with
+    // secure-delete on removes the tokens from the index itself; a contentless table would only
+    // record a tombstone and keep every token of an expired message in the file.
     `CREATE VIRTUAL TABLE messages_fts USING fts5(
-      content, content = '', contentless_delete = 1, tokenize = 'unicode61 remove_diacritics 2'
+      content, content = 'messages', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2'
     )`,
     `INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1)`,
     `CREATE TABLE threads (

@@ -1,0 +1,98 @@
+import { Clock, Effect, Either, Layer, ManagedRuntime } from "effect"
+import { ChatSystem, type SendInput } from "../actors/chat-system.js"
+import { SkchatConfig } from "../adapters/config-file.js"
+import { LocalIdentity, resolveIdentity } from "../adapters/local-identity.js"
+import { SkchatPaths } from "../adapters/skchat-paths.js"
+import { SqliteDatabase } from "../adapters/sqlite-database.js"
+import { type ChatMessage, decodeChatMessage } from "../domain/chat-message.js"
+import { InvalidInput } from "../domain/errors.js"
+import { formatParseError } from "../domain/validation-message.js"
+import { ChatQueries } from "../projections/chat-queries.js"
+import type { MessageView, ThreadView } from "../projections/message-queries.js"
+
+/**
+ * The library face of skchat, shaped like the Python `ChatHistory`: store a message, search, read a
+ * conversation. Writes still go through ChatSystem, so a library user's store is the same event log
+ * the CLI reads.
+ */
+export class ChatHistory extends Effect.Service<ChatHistory>()("skchat/ChatHistory", {
+  effect: Effect.gen(function*() {
+    const chat = yield* ChatSystem
+    const queries = yield* ChatQueries
+    const now = Clock.currentTimeMillis
+
+    /** Stores a message in wire form (validated like one from a peer). Already-stored ids are skipped. */
+    const storeMessage = (message: ChatMessage | Readonly<Record<string, unknown>>) =>
+      Effect.gen(function*() {
+        const decoded = decodeChatMessage(message)
+        if (Either.isLeft(decoded)) return yield* new InvalidInput({ message: formatParseError(decoded.left) })
+        yield* chat.recordAll([decoded.right])
+        return decoded.right.id
+      })
+
+    /** Reads expire due TTL messages first, so nothing past its deadline is ever returned. */
+    const read = <A>(f: (now: number) => A) =>
+      Effect.zipRight(chat.expireDue(), Effect.map(now, f))
+
+    return {
+      identity: chat.identity,
+      send: (input: SendInput) => Effect.map(chat.send(input), (r) => r.message),
+      storeMessage,
+      storeMessages: (messages: ReadonlyArray<ChatMessage>) => chat.recordAll(messages),
+      inbox: (limit = 20, threadId?: string) => read((t) => queries.inbox(t, limit, threadId)),
+      conversation: (participant: string, limit = 30) => read((t) => queries.conversation(t, participant, limit)),
+      search: (query: string, limit = 10) => read((t) => queries.search(t, query, limit)),
+      threads: (limit = 20) => read(() => queries.threads(limit)),
+      outbox: (limit = 100) => read((t) => queries.outbox(t, limit)),
+      get: (id: string) => read((t) => queries.byId(t, id))
+    }
+  })
+}) {}
+
+export interface HistoryOptions {
+  /** The skchat data dir (default: `$SKCHAT_HOME`, else `~/.skchat`). */
+  readonly dataDir?: string
+  /** The home directory the skcapstone identity and peers are read from (default: `$HOME`). */
+  readonly home?: string
+  /** Who "I" am (default: resolved as the CLI does). */
+  readonly identity?: string
+}
+
+/** Every layer a ChatHistory needs, over the store the options name. */
+export const historyLayer = (options: HistoryOptions = {}) => {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    ...(options.home === undefined ? {} : { HOME: options.home }),
+    ...(options.dataDir === undefined ? {} : { SKCHAT_HOME: options.dataDir }),
+    ...(options.identity === undefined ? {} : { SKCHAT_IDENTITY: options.identity })
+  }
+  const paths = SkchatPaths.fromEnv(env)
+  const identity = Layer.effect(LocalIdentity, resolveIdentity(env)).pipe(
+    Layer.provide(SkchatConfig.layer),
+    Layer.provide(paths)
+  )
+  const store = Layer.mergeAll(ChatSystem.Default, ChatQueries.layer).pipe(
+    Layer.provide(Layer.merge(SqliteDatabase.layer.pipe(Layer.provide(paths)), identity))
+  )
+  return ChatHistory.Default.pipe(Layer.provideMerge(store))
+}
+
+/** Promise API for plain JavaScript/TypeScript callers. Call `close()` when done. */
+export const openHistory = async (options: HistoryOptions = {}) => {
+  const runtime = ManagedRuntime.make(historyLayer(options))
+  const history = await runtime.runPromise(ChatHistory)
+  const run = <A, E>(effect: Effect.Effect<A, E>) => runtime.runPromise(effect)
+  return {
+    identity: history.identity,
+    send: (input: SendInput): Promise<ChatMessage> => run(history.send(input)),
+    storeMessage: (message: ChatMessage | Readonly<Record<string, unknown>>): Promise<string> =>
+      run(history.storeMessage(message)),
+    inbox: (limit?: number, threadId?: string): Promise<ReadonlyArray<MessageView>> =>
+      run(history.inbox(limit, threadId)),
+    conversation: (participant: string, limit?: number): Promise<ReadonlyArray<MessageView>> =>
+      run(history.conversation(participant, limit)),
+    search: (query: string, limit?: number): Promise<ReadonlyArray<MessageView>> => run(history.search(query, limit)),
+    threads: (limit?: number): Promise<ReadonlyArray<ThreadView>> => run(history.threads(limit)),
+    close: (): Promise<void> => runtime.dispose()
+  }
+}
