@@ -84,6 +84,7 @@ export const makeEventLog = (db: Db): EventLog => {
     "INSERT INTO events (seq, id, type, v, recorded_at, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
   )
   const selectHead = db.prepare("SELECT seq, hash FROM log_head WHERE one = 1")
+  const updateHead = db.prepare("UPDATE log_head SET seq = ?, hash = ? WHERE one = 1")
   const selectAfter = db.prepare(
     "SELECT seq, id, type, v, recorded_at, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
   )
@@ -105,6 +106,7 @@ export const makeEventLog = (db: Db): EventLog => {
         logged.push({ seq, id, recordedAt, event })
         prev = hash
       }
+      if (logged.length > 0) updateHead.run(seq, prev)
       return logged
     },
     readAfter: function*(afterSeq) {

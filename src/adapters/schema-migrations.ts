@@ -14,8 +14,8 @@ const statements = (...ddl: ReadonlyArray<string>) =>
 
 export const migrations = {
   "0001_event_log": statements(
-    // The log. seq is assigned by the writer and checked by the trigger below, so the database itself
-    // refuses gaps, reordering and a broken chain.
+    // The log. seq and the hash chain are assigned by the one writer (event-log.ts); log_head records the
+    // last link so that a log cut short is detectable (admin verify).
     `CREATE TABLE events (
       seq INTEGER PRIMARY KEY,
       id TEXT NOT NULL UNIQUE,
@@ -36,11 +36,6 @@ export const migrations = {
       BEGIN SELECT RAISE(ABORT, 'skchat events are append-only'); END`,
     `CREATE TRIGGER events_no_delete BEFORE DELETE ON events
       BEGIN SELECT RAISE(ABORT, 'skchat events are append-only'); END`,
-    `CREATE TRIGGER events_chain BEFORE INSERT ON events
-      WHEN NEW.seq IS NOT (SELECT seq + 1 FROM log_head) OR NEW.prev_hash IS NOT (SELECT hash FROM log_head)
-      BEGIN SELECT RAISE(ABORT, 'skchat events must extend the chain head'); END`,
-    `CREATE TRIGGER events_advance_head AFTER INSERT ON events
-      BEGIN UPDATE log_head SET seq = NEW.seq, hash = NEW.hash WHERE one = 1; END`,
     // Per-message keys for TTL content. Deliberately not part of the log: deleting a key is how an
     // expired message's logged ciphertext becomes unreadable.
     `CREATE TABLE message_keys (

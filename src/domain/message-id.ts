@@ -23,12 +23,29 @@ const hex = (bytes: Uint8Array): string => {
 }
 
 /**
+ * Random bytes drawn a page at a time: one getRandomValues call per id cost more than the rest of an
+ * append together.
+ */
+const POOL_SIZE = 16 * 256
+let pool = new Uint8Array(0)
+let poolOffset = POOL_SIZE
+const pooledRandom = (bytes: Uint8Array): Uint8Array => {
+  if (poolOffset + bytes.length > pool.length) {
+    pool = globalThis.crypto.getRandomValues(new Uint8Array(POOL_SIZE))
+    poolOffset = 0
+  }
+  bytes.set(pool.subarray(poolOffset, poolOffset + bytes.length))
+  poolOffset += bytes.length
+  return bytes
+}
+
+/**
  * UUIDv7 (RFC 9562): 48-bit unix milliseconds, then random bits. Time-ordered, so ids sort by creation.
  * `random` is injected so tests can make ids deterministic.
  */
 export const uuidv7 = (
   nowMillis: number,
-  random: (bytes: Uint8Array) => Uint8Array = (b) => globalThis.crypto.getRandomValues(b)
+  random: (bytes: Uint8Array) => Uint8Array = pooledRandom
 ): string => {
   const bytes = random(new Uint8Array(16))
   const ms = Math.max(0, Math.floor(nowMillis))
