@@ -185,7 +185,7 @@ describe("rejections name the field and say what is wrong", () => {
   it("unknown delivery_status", () => {
     const message = reject({ ...minimal, delivery_status: "lost" })
     expect(message).toMatch(/^delivery_status: /)
-    expect(message).toContain("delivery_status must be one of pending, sent, delivered, read, failed")
+    expect(message).toContain("delivery_status: must be one of pending, sent, delivered, read, failed")
     expectNoSchemaNoise(message)
   })
 

@@ -44,6 +44,34 @@ describe("delivery machine", () => {
     expect(attempts).toEqual([])
   })
 
+  it("resumes a retry from the deadline in the log: waits deadline - now, not a fresh backoff", async () => {
+    const { machine, attempts } = withDeliver(() => Promise.resolve())
+    const clock = new SimulatedClock()
+    const actor = createActor(machine, {
+      clock,
+      input: { messageId: "m1", transports: 1, attempt: 2, nextAttemptAt: 50_000, now: 47_000 }
+    }).start()
+    expect(actor.getSnapshot().value).toBe("backingOff")
+    clock.increment(2_999)
+    expect(actor.getSnapshot().value).toBe("backingOff")
+    expect(attempts).toEqual([])
+    clock.increment(1)
+    await waitFor(actor, (s) => s.matches("sent"))
+    expect(attempts).toEqual([{ messageId: "m1", attempt: 3 }])
+  })
+
+  it("a deadline already past on resume retries at once", async () => {
+    const { machine, attempts } = withDeliver(() => Promise.resolve())
+    const clock = new SimulatedClock()
+    const actor = createActor(machine, {
+      clock,
+      input: { messageId: "m1", transports: 1, nextAttemptAt: 10_000, now: 99_000 }
+    }).start()
+    clock.increment(0)
+    await waitFor(actor, (s) => s.matches("sent"))
+    expect(attempts).toHaveLength(1)
+  })
+
   it("receipts before anything was sent are ignored", () => {
     const actor = createActor(deliveryMachine, { input: { messageId: "m1", transports: 0 } }).start()
     actor.send({ type: "DELIVERED" })
@@ -87,7 +115,7 @@ describe("delivery machine", () => {
     await waitFor(actor, (s) => s.matches("backingOff"))
     const context = actor.getSnapshot().context
     expect(context.nextAttemptAt).toBe(1_000_000 + 5_000)
-    expect(context.lastFailureAt).toBe(1_000_000)
+    expect(context.clockAt).toBe(1_000_000)
     expect(context.lastError).toBe("relay unreachable")
     expect(context.attempt).toBe(1)
 
@@ -114,10 +142,10 @@ describe("delivery machine", () => {
     const waits: Array<number> = []
     for (let n = 1; n < 4; n++) {
       await waitFor(actor, (s) => s.matches("backingOff") && s.context.attempt === n)
-      const { nextAttemptAt, lastFailureAt } = actor.getSnapshot().context
-      waits.push(nextAttemptAt! - lastFailureAt!)
+      const { nextAttemptAt, clockAt } = actor.getSnapshot().context
+      waits.push(nextAttemptAt! - clockAt!)
       // Not a millisecond early.
-      clock.increment(nextAttemptAt! - lastFailureAt! - 1)
+      clock.increment(nextAttemptAt! - clockAt! - 1)
       await settle()
       expect(attempts).toHaveLength(n)
       at = nextAttemptAt!

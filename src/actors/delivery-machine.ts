@@ -6,6 +6,12 @@ export interface DeliveryInput {
   readonly transports: number
   readonly attempt?: number
   readonly maxAttempts?: number
+  /**
+   * Resuming after a restart: the retry deadline recorded in the log, and the host's clock now. The
+   * machine waits `nextAttemptAt - now` (XState does not restore `after` timers from a snapshot).
+   */
+  readonly nextAttemptAt?: number
+  readonly now?: number
 }
 
 /** What a failed attempt reports: when it failed (the retry deadline is computed from it) and why. */
@@ -24,7 +30,8 @@ interface DeliveryContext {
   readonly maxAttempts: number
   /** Absolute time of the next attempt while backing off; written to the log by the host. */
   readonly nextAttemptAt: number | null
-  readonly lastFailureAt: number | null
+  /** The clock reading the retry delay is measured from: the failure's time, or `now` on resume. */
+  readonly clockAt: number | null
   readonly lastError: string | null
 }
 
@@ -52,13 +59,14 @@ export const deliveryMachine = setup({
   },
   guards: {
     hasTransport: ({ context }) => context.transports > 0,
-    attemptsLeft: ({ context }) => context.attempt < context.maxAttempts
+    attemptsLeft: ({ context }) => context.attempt < context.maxAttempts,
+    resumingRetry: ({ context }) => context.transports > 0 && context.nextAttemptAt !== null
   },
   delays: {
     retryDelay: ({ context }) =>
-      context.nextAttemptAt === null || context.lastFailureAt === null
+      context.nextAttemptAt === null || context.clockAt === null
         ? 0
-        : Math.max(0, context.nextAttemptAt - context.lastFailureAt)
+        : Math.max(0, context.nextAttemptAt - context.clockAt)
   }
 }).createMachine({
   id: "delivery",
@@ -67,13 +75,14 @@ export const deliveryMachine = setup({
     transports: input.transports,
     attempt: input.attempt ?? 0,
     maxAttempts: input.maxAttempts ?? RETRY_BACKOFF_SECONDS.length + 1,
-    nextAttemptAt: null,
-    lastFailureAt: null,
+    nextAttemptAt: input.nextAttemptAt ?? null,
+    clockAt: input.nextAttemptAt === undefined ? null : input.now ?? input.nextAttemptAt,
     lastError: null
   }),
   initial: "pending",
   states: {
     pending: {
+      always: { guard: "resumingRetry", target: "backingOff" },
       on: { ATTEMPT: { guard: "hasTransport", target: "sending" } }
     },
     sending: {
@@ -90,7 +99,7 @@ export const deliveryMachine = setup({
               const failure = event.error as AttemptFailure
               return {
                 lastError: failure.reason,
-                lastFailureAt: failure.at,
+                clockAt: failure.at,
                 nextAttemptAt: failure.at + backoffMs(context.attempt)
               }
             })

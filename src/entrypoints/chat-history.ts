@@ -1,4 +1,4 @@
-import { Clock, Effect, Either, Layer, ManagedRuntime } from "effect"
+import { Cause, Clock, Effect, Either, Exit, Layer, ManagedRuntime } from "effect"
 import { ChatSystem, type SendInput } from "../actors/chat-system.js"
 import { SkchatConfig } from "../adapters/config-file.js"
 import { LocalIdentity, resolveIdentity } from "../adapters/local-identity.js"
@@ -80,8 +80,14 @@ export const historyLayer = (options: HistoryOptions = {}) => {
 /** Promise API for plain JavaScript/TypeScript callers. Call `close()` when done. */
 export const openHistory = async (options: HistoryOptions = {}) => {
   const runtime = ManagedRuntime.make(historyLayer(options))
-  const history = await runtime.runPromise(ChatHistory)
-  const run = <A, E>(effect: Effect.Effect<A, E>) => runtime.runPromise(effect)
+  // Rejects with the error itself (InvalidInput, StoreError, ...), not Effect's FiberFailure wrapper,
+  // so callers can test its type and show its message.
+  const run = async <A, E>(effect: Effect.Effect<A, E, ChatHistory>): Promise<A> => {
+    const exit = await runtime.runPromiseExit(effect)
+    if (Exit.isSuccess(exit)) return exit.value
+    throw Cause.squash(exit.cause)
+  }
+  const history = await run(ChatHistory)
   return {
     identity: history.identity,
     send: (input: SendInput): Promise<ChatMessage> => run(history.send(input)),

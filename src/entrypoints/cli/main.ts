@@ -2,7 +2,7 @@ import { Command, ValidationError } from "@effect/cli"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
-import { Cause, Effect, Exit, Layer, Option } from "effect"
+import { Cause, Console, Effect, Exit, Layer, Option } from "effect"
 import { adminCommand } from "./admin-command.js"
 import { historyCommand } from "./history-command.js"
 import { inboxCommand } from "./inbox-command.js"
@@ -10,6 +10,7 @@ import { peersCommand } from "./peers-command.js"
 import { searchCommand } from "./search-command.js"
 import { sendCommand } from "./send-command.js"
 import { threadsCommand } from "./threads-command.js"
+import { colorEnabled } from "./render.js"
 import { whoamiCommand } from "./whoami-command.js"
 
 const skchat = Command.make("skchat").pipe(
@@ -31,6 +32,28 @@ const cli = Command.run(skchat, { name: "skchat", version: "0.1.0" })
 /** Only what @effect/cli needs; the full NodeContext would load process spawning, workers, ... */
 const PlatformLive = Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer)
 
+const ansi = /\x1b\[[0-9;]*m/g
+const stripAnsi = (x: unknown) => (typeof x === "string" ? x.replace(ansi, "") : x)
+/** Usage errors from @effect/cli follow the same one-line `skchat: ...` form as ours. */
+const asErrorLine = (x: unknown) => {
+  if (typeof x !== "string") return x
+  const text = x.trim()
+  return text.startsWith("skchat:") ? text : `skchat: ${text.split("\n")[0]} (see --help)`
+}
+
+/**
+ * @effect/cli styles its help and usage errors unconditionally: off a terminal or under NO_COLOR they are
+ * unstyled, and its usage errors become one line like every other error.
+ */
+const cliConsole = <A, E, R>(effect: Effect.Effect<A, E, R>, color: boolean) =>
+  Console.consoleWith((base) =>
+    Console.withConsole(effect, {
+      ...base,
+      log: (...args) => base.log(...(color ? args : args.map(stripAnsi))),
+      error: (...args) => base.error(...args.map(stripAnsi).map(asErrorLine))
+    })
+  )
+
 /** Every failure becomes one line on stderr and a non-zero exit; a stack trace is never shown. */
 const explain = (cause: Cause.Cause<unknown>): { readonly line: string | undefined; readonly code: number } => {
   const failure = Cause.failureOption(cause)
@@ -49,7 +72,8 @@ const explain = (cause: Cause.Cause<unknown>): { readonly line: string | undefin
 }
 
 export const main = async (argv: ReadonlyArray<string>): Promise<void> => {
-  const exit = await Effect.runPromiseExit(cli(argv).pipe(Effect.provide(PlatformLive)))
+  const program = cli(argv).pipe(Effect.provide(PlatformLive))
+  const exit = await Effect.runPromiseExit(cliConsole(program, colorEnabled(process.stdout, process.env)))
   if (Exit.isFailure(exit)) {
     const { code, line } = explain(exit.cause)
     if (line !== undefined) process.stderr.write(`skchat: ${line.split("\n")[0]}\n`)

@@ -6,17 +6,20 @@ import type { MessageView, ThreadView } from "../../projections/message-queries.
  */
 export interface Style {
   readonly color: boolean
-  readonly width: number
+  /** Columns to fit in; undefined when piped without COLUMNS (then nothing is cut). */
+  readonly width: number | undefined
 }
 
 export const styleFor = (stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv): Style => {
   const columns = stream.isTTY ? stream.columns : Number(env["COLUMNS"])
   return {
-    color: stream.isTTY === true && (env["NO_COLOR"] === undefined || env["NO_COLOR"] === "") &&
-      env["TERM"] !== "dumb",
-    width: Number.isFinite(columns) && columns > 20 ? columns : 100
+    color: colorEnabled(stream, env),
+    width: Number.isFinite(columns) && columns > 0 ? columns : undefined
   }
 }
+
+export const colorEnabled = (stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv): boolean =>
+  stream.isTTY === true && (env["NO_COLOR"] === undefined || env["NO_COLOR"] === "") && env["TERM"] !== "dumb"
 
 const paint = (style: Style, code: string, text: string) => (style.color ? `\x1b[${code}m${text}\x1b[0m` : text)
 export const bold = (style: Style, text: string) => paint(style, "1", text)
@@ -38,15 +41,36 @@ export interface Column<R> {
   readonly flexible?: boolean
 }
 
+/** Narrowest a column is cut to: the text column keeps room to be read, the others a hint. */
+const MIN_FLEXIBLE = 12
+const MIN_FIXED = 4
+
 export const renderTable = <R>(style: Style, columns: ReadonlyArray<Column<R>>, rows: ReadonlyArray<R>): string => {
   const cells = rows.map((r) => columns.map((c) => flatten(c.value(r))))
   const gap = 2
   const widths = columns.map((c, i) =>
     Math.max([...c.header].length, ...cells.map((row) => [...row[i]!].length))
   )
-  const fixed = widths.reduce((sum, w, i) => sum + (columns[i]!.flexible ? 0 : w), 0) + gap * (columns.length - 1)
-  const flexIndex = columns.findIndex((c) => c.flexible)
-  if (flexIndex >= 0) widths[flexIndex] = Math.max(10, Math.min(widths[flexIndex]!, style.width - fixed))
+  if (style.width !== undefined) {
+    // Cut the text column first, then whichever column is widest, until the table fits.
+    let excess = widths.reduce((a, b) => a + b, 0) + gap * (columns.length - 1) - style.width
+    const floor = (i: number) => (columns[i]!.flexible ? MIN_FLEXIBLE : MIN_FIXED)
+    const flexIndex = columns.findIndex((c) => c.flexible)
+    if (excess > 0 && flexIndex >= 0) {
+      const cut = Math.min(excess, Math.max(0, widths[flexIndex]! - MIN_FLEXIBLE))
+      widths[flexIndex] = widths[flexIndex]! - cut
+      excess -= cut
+    }
+    while (excess > 0) {
+      let widest = -1
+      for (let i = 0; i < widths.length; i++) {
+        if (widths[i]! > floor(i) && (widest < 0 || widths[i]! > widths[widest]!)) widest = i
+      }
+      if (widest < 0) break
+      widths[widest] = widths[widest]! - 1
+      excess -= 1
+    }
+  }
   const line = (values: ReadonlyArray<string>) =>
     values.map((v, i) => (i === values.length - 1 ? fit(v, widths[i]!).trimEnd() : fit(v, widths[i]!)))
       .join(" ".repeat(gap))
