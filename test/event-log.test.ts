@@ -281,8 +281,9 @@ describe("exactly once in the log", () => {
     await expect(withChat(Effect.flatMap(ChatSystem, (chat) => chat.recordAll([message])))).resolves.toBe(0)
     withRaw((db) => {
       expect(db.prepare("SELECT count(*) AS n FROM events WHERE type = 'MessageReceived'").get()).toEqual({ n: 1 })
-      expect(db.prepare("SELECT count(*) AS n FROM messages WHERE id = 'dup-1'").get()).toEqual({ n: 1 })
-      expect(db.prepare("SELECT count(*) AS n FROM known_messages WHERE id = 'dup-1'").get()).toEqual({ n: 1 })
+      expect(db.prepare("SELECT count(*) AS n FROM events WHERE message_id = 'dup-1'").get()).toEqual({ n: 1 })
+      expect(db.prepare("SELECT count(*) AS n FROM messages m JOIN events e ON e.seq = m.rowid WHERE e.message_id = 'dup-1'")
+        .get()).toEqual({ n: 1 })
     })
   })
 
@@ -293,7 +294,8 @@ describe("exactly once in the log", () => {
     ))
     expect(stored).toBe(2)
     withRaw((db) => {
-      expect(db.prepare("SELECT id FROM messages ORDER BY id").pluck().all()).toEqual(["a", "b", "c"])
+      expect(db.prepare("SELECT e.message_id FROM messages m JOIN events e ON e.seq = m.rowid ORDER BY 1").pluck().all())
+        .toEqual(["a", "b", "c"])
       expect(db.prepare("SELECT count(*) FROM events").pluck().get()).toBe(3)
     })
   })

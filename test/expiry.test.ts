@@ -10,6 +10,10 @@ import { ChatHistory, historyLayer } from "../src/entrypoints/chat-history.js"
 import { ChatQueries } from "../src/projections/chat-queries.js"
 import { filesContaining, makeTempHome, type TempHome } from "./support/temp-home.js"
 
+/** Message rows (projection) of the given message ids. */
+const ROWS_WITH_IDS =
+  "SELECT count(*) FROM messages m JOIN events e ON e.seq = m.rowid WHERE e.message_id IN (?, ?)"
+
 const ME = "capauth:me@skworld.io"
 const BOB = "capauth:bob@skworld.io"
 const START = Date.parse("2026-11-24T00:00:00Z")
@@ -91,7 +95,7 @@ describe("TTL expiry under the test clock", () => {
       const later = START + 61_000
 
       // No sweep yet: the row is still in the table...
-      expect(withRaw((db) => db.prepare("SELECT count(*) FROM messages WHERE id IN (?, ?)").pluck().get(secret.id,
+      expect(withRaw((db) => db.prepare(ROWS_WITH_IDS).pluck().get(secret.id,
         incomingId))).toBe(2)
       // ...and no query shows it.
       const everywhere = [
@@ -161,10 +165,10 @@ describe("TTL expiry under the test clock", () => {
 
         withRaw((db) => {
           expect(db.prepare("SELECT count(*) FROM message_keys").pluck().get()).toBe(0)
-          expect(db.prepare("SELECT count(*) FROM messages WHERE id IN (?, ?)").pluck().get(stored.secret.id,
+          expect(db.prepare(ROWS_WITH_IDS).pluck().get(stored.secret.id,
             stored.incomingId)).toBe(0)
-          // Still known, so a redelivery cannot bring it back.
-          expect(db.prepare("SELECT count(*) FROM known_messages WHERE id IN (?, ?)").pluck().get(stored.secret.id,
+          // Still known to the log, so a redelivery cannot bring it back.
+          expect(db.prepare("SELECT count(*) FROM events WHERE message_id IN (?, ?)").pluck().get(stored.secret.id,
             stored.incomingId)).toBe(2)
         })
         expect(indexedTerms()).not.toContain(SECRET)

@@ -9,6 +9,7 @@ import type { ChatMessage } from "../domain/chat-message.js"
 import { type ComposeInput, composeMessage } from "../domain/compose-message.js"
 import { InvalidInput, LogDamaged, type StoreError } from "../domain/errors.js"
 import type { MessageRecord } from "../domain/message-record.js"
+import { BULK_LOADED_TYPES } from "../projections/projection.js"
 import { makeProjector } from "../projections/projector.js"
 import { deliveryMachine } from "./delivery-machine.js"
 import { expiryMachine } from "./expiry-machine.js"
@@ -54,10 +55,10 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
     const vault = makeContentVault(db)
     const projector = makeProjector(db, { openBody: vault.open })
     const threadExists = db.prepare("SELECT 1 FROM threads WHERE id = ?").pluck()
-    const knownMessage = db.prepare("SELECT 1 FROM known_messages WHERE id = ?").pluck()
-    const dueForExpiry = db.prepare(
-      "SELECT id, expires_at AS deadline FROM messages WHERE expires_at IS NOT NULL AND expires_at <= ? ORDER BY expires_at"
-    )
+    const knownMessage = db.prepare("SELECT 1 FROM events WHERE message_id = ?").pluck()
+    const dueForExpiry = db.prepare(`SELECT e.message_id AS id, m.expires_at AS deadline
+      FROM messages m JOIN events e ON e.seq = m.rowid
+      WHERE m.expires_at IS NOT NULL AND m.expires_at <= ? ORDER BY m.expires_at`)
 
     const write = <A>(what: string, f: () => A): Effect.Effect<A, StoreError> =>
       Effect.try({ try: () => db.transaction(f).immediate(), catch: storeError(what) })
@@ -157,7 +158,11 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
     })
 
     const rebuild = Effect.fn("ChatSystem.rebuild")(function*() {
-      return yield* write("cannot rebuild projections", () => projector.rebuild(log.readAfter(0)))
+      return yield* write("cannot rebuild projections", () => {
+        const { seq } = log.head()
+        projector.rebuild(log.readExcept(BULK_LOADED_TYPES), seq, { openBody: vault.snapshotOpen() })
+        return seq
+      })
     })
 
     /** The hash chain, then the projections' checkpoints against the head (a cut-off log shows there too). */

@@ -74,6 +74,8 @@ export interface EventLog {
    * no open cursor, so the caller may write to the same connection between events.
    */
   readonly readAfter: (afterSeq: number) => IterableIterator<LoggedEvent>
+  /** Every event whose type is not in `types`, in order (found through the type index). */
+  readonly readExcept: (types: ReadonlyArray<string>) => IterableIterator<LoggedEvent>
   readonly head: () => { readonly seq: number; readonly hash: string }
   /** Walks the whole chain; the first broken link is named by its sequence number. */
   readonly verify: () => ChainCheck
@@ -87,6 +89,9 @@ export const makeEventLog = (db: Db): EventLog => {
   const updateHead = db.prepare("UPDATE log_head SET seq = ?, hash = ? WHERE one = 1")
   const selectAfter = db.prepare(
     "SELECT seq, id, type, v, recorded_at, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+  )
+  const selectSeqs = db.prepare(
+    "SELECT seq, id, type, v, recorded_at, data FROM events WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq"
   )
   const selectAll = db.prepare("SELECT seq, id, type, v, recorded_at, data, prev_hash, hash FROM events ORDER BY seq")
 
@@ -116,6 +121,15 @@ export const makeEventLog = (db: Db): EventLog => {
         for (const row of page) yield eventFromRow(row)
         if (page.length < READ_PAGE) return
         from = page[page.length - 1]!.seq
+      }
+    },
+    readExcept: function*(types) {
+      const seqs = db.prepare(
+        `SELECT seq FROM events WHERE type NOT IN (${types.map(() => "?").join(", ")}) ORDER BY seq`
+      ).pluck().all(...types) as Array<number>
+      for (let i = 0; i < seqs.length; i += READ_PAGE) {
+        const page = selectSeqs.all(JSON.stringify(seqs.slice(i, i + READ_PAGE))) as Array<EventRow>
+        for (const row of page) yield eventFromRow(row)
       }
     },
     verify: () => {

@@ -24,8 +24,16 @@ export const migrations = {
       recorded_at INTEGER NOT NULL,
       data TEXT NOT NULL,
       prev_hash TEXT NOT NULL,
-      hash TEXT NOT NULL
+      hash TEXT NOT NULL,
+      message_id TEXT GENERATED ALWAYS AS (
+        CASE WHEN type IN ('MessageComposed', 'MessageReceived') THEN data ->> '$.message.id' END
+      ) VIRTUAL
     )`,
+    // Exactly-once in the log (DESIGN.md §3): a message id can be recorded once, ever, so ingest is
+    // idempotent and an expired message cannot come back by being delivered again.
+    `CREATE UNIQUE INDEX events_by_message_id ON events (message_id) WHERE message_id IS NOT NULL`,
+    // Finds the few events a rebuild folds one by one among the many it loads set-wise.
+    `CREATE INDEX events_by_type ON events (type, seq)`,
     `CREATE TABLE log_head (
       one INTEGER PRIMARY KEY CHECK (one = 1),
       seq INTEGER NOT NULL,
@@ -42,45 +50,34 @@ export const migrations = {
       message_id TEXT PRIMARY KEY,
       key BLOB NOT NULL
     ) WITHOUT ROWID`,
-    // Projections. rowid of a message is the seq of the event that created it, so a rebuild
-    // reproduces the live table exactly.
+    // Projections. A message row is thin: where it went, when, its status, and (TTL messages only) the
+    // plaintext of its sealed body; every other wire field is read from its event at query time. Its
+    // rowid is the seq of the event that created it, so a rebuild reproduces the live table exactly.
     `CREATE TABLE messages (
       rowid INTEGER PRIMARY KEY,
-      id TEXT NOT NULL UNIQUE,
       direction TEXT NOT NULL,
       peer TEXT NOT NULL,
-      sender TEXT NOT NULL,
-      recipient TEXT NOT NULL,
-      content TEXT NOT NULL,
-      content_type TEXT NOT NULL,
-      timestamp TEXT NOT NULL,
       ts INTEGER NOT NULL,
       thread_id TEXT,
-      reply_to_id TEXT,
-      ttl INTEGER,
       expires_at INTEGER,
       delivery_status TEXT NOT NULL,
-      encrypted INTEGER NOT NULL,
       verified INTEGER NOT NULL,
-      metadata TEXT NOT NULL,
-      attachments TEXT NOT NULL
+      sealed_text TEXT
     )`,
-    // Every message id ever stored, kept after expiry: ingest is idempotent and an expired message
-    // cannot come back by being delivered again.
-    `CREATE TABLE known_messages (
-      id TEXT PRIMARY KEY,
-      seq INTEGER NOT NULL
-    ) WITHOUT ROWID`,
     `CREATE INDEX messages_by_direction ON messages (direction, ts)`,
     `CREATE INDEX messages_by_peer ON messages (peer, ts)`,
     `CREATE INDEX messages_by_thread ON messages (thread_id, ts) WHERE thread_id IS NOT NULL`,
     `CREATE INDEX messages_by_expiry ON messages (expires_at) WHERE expires_at IS NOT NULL`,
     `CREATE INDEX messages_outbox ON messages (ts) WHERE direction = 'out' AND delivery_status = 'pending'`,
-    // External content: the text lives once, in messages. Deleting through FTS5's 'delete' command with
-    // secure-delete on removes the tokens from the index itself; a contentless table would only
-    // record a tombstone and keep every token of an expired message in the file.
+    // The searchable text of every live message: from the log for plain bodies, from the row for sealed.
+    `CREATE VIEW message_texts (rowid, content) AS
+      SELECT m.rowid, coalesce(m.sealed_text, e.data ->> '$.message.body.text')
+      FROM messages m JOIN events e ON e.seq = m.rowid`,
+    // External content (the view): FTS5's 'delete' with the exact indexed text and secure-delete on
+    // removes the tokens from the index itself; a contentless table would only record a tombstone and
+    // keep every token of an expired message in the file.
     `CREATE VIRTUAL TABLE messages_fts USING fts5(
-      content, content = 'messages', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2'
+      content, content = 'message_texts', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2'
     )`,
     `INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1)`,
     `CREATE TABLE threads (

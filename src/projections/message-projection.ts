@@ -2,7 +2,7 @@ import type { ChatEvent } from "../domain/chat-event.js"
 import { advanceStatus } from "../domain/delivery-progress.js"
 import type { DeliveryStatus } from "../domain/delivery-status.js"
 import { expiresAtMillis } from "../domain/compose-message.js"
-import type { MessageRecord } from "../domain/message-record.js"
+import type { MessageBody, MessageRecord } from "../domain/message-record.js"
 import { timestampMillis } from "../domain/timestamp.js"
 import type { Projection } from "./projection.js"
 
@@ -15,30 +15,53 @@ const statusOf: Partial<Record<ChatEvent["_tag"], DeliveryStatus>> = {
   MessageFailed: "failed"
 }
 
+/** The row (= seq) of a message stored before event `seq`: receipts and expiry only touch those. */
+const ROW_OF = "(SELECT seq FROM events WHERE message_id = @id AND seq < @seq)"
+
+/**
+ * The set-wise twin of `insertMessage` below, for rebuilds: the same columns computed in SQL from the
+ * logged JSON, with the same two JS helpers (timestamp parsing, opening a sealed body) as SQL functions.
+ */
+const BULK_INSERT = `INSERT INTO messages (rowid, direction, peer, ts, thread_id, expires_at, delivery_status, verified,
+    sealed_text)
+  SELECT seq, direction, peer, ts, thread_id, CASE WHEN ttl IS NULL THEN NULL ELSE ts + ttl * 1000 END, status,
+    verified, sealed_text
+  FROM (
+    SELECT seq,
+      CASE type WHEN 'MessageComposed' THEN 'out' ELSE 'in' END AS direction,
+      CASE type WHEN 'MessageComposed' THEN data ->> '$.message.recipient' ELSE data ->> '$.message.sender' END
+        AS peer,
+      skchat_timestamp_ms(data ->> '$.message.timestamp') AS ts,
+      data ->> '$.message.thread_id' AS thread_id,
+      data ->> '$.message.ttl' AS ttl,
+      CASE type WHEN 'MessageComposed' THEN data ->> '$.message.delivery_status' ELSE 'delivered' END AS status,
+      CASE WHEN type = 'MessageComposed' OR data ->> '$.verified' THEN 1 ELSE 0 END AS verified,
+      CASE data ->> '$.message.body._tag' WHEN 'Plain' THEN NULL
+        ELSE coalesce(skchat_open_body(message_id, data -> '$.message.body'), '') END AS sealed_text
+    FROM events WHERE message_id IS NOT NULL AND v = 1 ORDER BY seq
+  )`
+
 /**
  * One row per live message, both directions. Inbox, conversation history and the outbox are queries
- * over it (message-queries.ts). An expired message's row is deleted, not flagged.
+ * over it (message-queries.ts). An expired message's row is deleted, not flagged. A receipt or expiry
+ * only touches a message stored before it, whichever order a rebuild applies them in.
  */
 export const messageProjection: Projection = {
   name: "messages",
-  tables: ["messages", "known_messages"],
+  tables: ["messages"],
   make: (db, ctx) => {
-    const insert = db.prepare(`INSERT OR IGNORE INTO messages (rowid, id, direction, peer, sender, recipient, content,
-      content_type, timestamp, ts, thread_id, reply_to_id, ttl, expires_at, delivery_status, encrypted, verified,
-      metadata, attachments) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-    const remember = db.prepare("INSERT OR IGNORE INTO known_messages (id, seq) VALUES (?, ?)")
-    const selectStatus = db.prepare("SELECT delivery_status FROM messages WHERE id = ?").pluck()
-    const updateStatus = db.prepare("UPDATE messages SET delivery_status = ? WHERE id = ?")
-    const remove = db.prepare("DELETE FROM messages WHERE id = ?")
+    const insert = db.prepare(`INSERT INTO messages (rowid, direction, peer, ts, thread_id, expires_at,
+      delivery_status, verified, sealed_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    const selectStatus = db.prepare(`SELECT delivery_status FROM messages WHERE rowid = ${ROW_OF}`).pluck()
+    const updateStatus = db.prepare(`UPDATE messages SET delivery_status = @status WHERE rowid = ${ROW_OF}`)
+    const remove = db.prepare(`DELETE FROM messages WHERE rowid = ${ROW_OF}`)
 
     const insertMessage = (seq: number, m: MessageRecord, direction: Direction, status: DeliveryStatus,
       verified: boolean) => {
       const ts = timestampMillis(m.timestamp)
-      remember.run(m.id, seq)
-      insert.run(seq, m.id, direction, direction === "out" ? m.recipient : m.sender, m.sender, m.recipient,
-        ctx.openBody(m.id, m.body) ?? "", m.content_type, m.timestamp, ts, m.thread_id, m.reply_to_id, m.ttl,
-        expiresAtMillis(ts, m.ttl), status, m.encrypted ? 1 : 0, verified ? 1 : 0, JSON.stringify(m.metadata),
-        JSON.stringify(m.attachments))
+      insert.run(seq, direction, direction === "out" ? m.recipient : m.sender, ts, m.thread_id,
+        expiresAtMillis(ts, m.ttl), status, verified ? 1 : 0,
+        m.body._tag === "Plain" ? null : ctx.openBody(m.id, m.body) ?? "")
     }
 
     return {
@@ -52,16 +75,24 @@ export const messageProjection: Projection = {
           case "MessageDelivered":
           case "MessageRead":
           case "MessageFailed": {
-            const current = selectStatus.get(event.message_id) as DeliveryStatus | undefined
+            const target = { id: event.message_id, seq }
+            const current = selectStatus.get(target) as DeliveryStatus | undefined
             if (current === undefined) return
             const next = advanceStatus(current, statusOf[event._tag]!)
-            if (next !== current) updateStatus.run(next, event.message_id)
+            if (next !== current) updateStatus.run({ ...target, status: next })
             return
           }
           case "MessageExpired":
-            remove.run(event.message_id)
+            remove.run({ id: event.message_id, seq })
             return
         }
+      },
+      bulkLoad: () => {
+        db.function("skchat_timestamp_ms", { deterministic: true }, (s: unknown) => timestampMillis(String(s)))
+        db.function("skchat_open_body", (id: unknown, body: unknown) =>
+          ctx.openBody(String(id), JSON.parse(String(body)) as MessageBody) ?? null
+        )
+        db.prepare(BULK_INSERT).run()
       }
     }
   }

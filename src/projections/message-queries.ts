@@ -1,6 +1,7 @@
 import type { Db } from "../adapters/sqlite-database.js"
 import type { DeliveryStatus } from "../domain/delivery-status.js"
 import { toFtsQuery } from "../domain/search-query.js"
+import type { MessageRecord } from "../domain/message-record.js"
 import { isoFromMillis } from "../domain/timestamp.js"
 
 /**
@@ -28,50 +29,45 @@ export interface MessageView {
 }
 
 interface MessageRow {
-  id: string
-  sender: string
-  recipient: string
-  content: string
-  content_type: string
-  timestamp: string
-  thread_id: string | null
-  reply_to_id: string | null
-  ttl: number | null
+  seq: number
+  data: string
   expires_at: number | null
   delivery_status: DeliveryStatus
-  encrypted: number
   verified: number
-  metadata: string
-  attachments: string
   direction: "in" | "out"
   peer: string
+  sealed_text: string | null
 }
 
-const COLUMNS = `m.id, m.sender, m.recipient, m.content, m.content_type, m.timestamp, m.thread_id, m.reply_to_id,
-  m.ttl, m.expires_at, m.delivery_status, m.encrypted, m.verified, m.metadata, m.attachments, m.direction, m.peer`
+/** The row's own columns plus its creating event, which holds every other wire field. */
+const COLUMNS = `m.rowid AS seq, e.data, m.expires_at, m.delivery_status, m.verified, m.direction, m.peer, m.sealed_text`
+const FROM = "messages m JOIN events e ON e.seq = m.rowid"
 
 /** Rows past their deadline are never shown, even before the sweep that purges them has run. */
 const LIVE = "(m.expires_at IS NULL OR m.expires_at > @now)"
 
-const toView = (r: MessageRow): MessageView => ({
-  id: r.id,
-  sender: r.sender,
-  recipient: r.recipient,
-  content: r.content,
-  content_type: r.content_type,
-  timestamp: r.timestamp,
-  thread_id: r.thread_id,
-  reply_to_id: r.reply_to_id,
-  ttl: r.ttl,
-  delivery_status: r.delivery_status,
-  encrypted: r.encrypted === 1,
-  metadata: JSON.parse(r.metadata) as Record<string, unknown>,
-  attachments: JSON.parse(r.attachments) as ReadonlyArray<unknown>,
-  direction: r.direction,
-  peer: r.peer,
-  expires_at: r.expires_at === null ? null : isoFromMillis(r.expires_at),
-  verified: r.verified === 1
-})
+const toView = (r: MessageRow): MessageView => {
+  const { message: m } = JSON.parse(r.data) as { message: MessageRecord }
+  return {
+    id: m.id,
+    sender: m.sender,
+    recipient: m.recipient,
+    content: r.sealed_text ?? (m.body._tag === "Plain" ? m.body.text : ""),
+    content_type: m.content_type,
+    timestamp: m.timestamp,
+    thread_id: m.thread_id,
+    reply_to_id: m.reply_to_id,
+    ttl: m.ttl,
+    delivery_status: r.delivery_status,
+    encrypted: m.encrypted,
+    metadata: m.metadata as Record<string, unknown>,
+    attachments: m.attachments,
+    direction: r.direction,
+    peer: r.peer,
+    expires_at: r.expires_at === null ? null : isoFromMillis(r.expires_at),
+    verified: r.verified === 1
+  }
+}
 
 export interface ThreadView {
   readonly id: string
@@ -96,24 +92,26 @@ export interface MessageQueries {
 
 export const makeMessageQueries = (db: Db): MessageQueries => {
   const inbox = db.prepare(
-    `SELECT ${COLUMNS} FROM messages m WHERE m.direction = 'in' AND ${LIVE} ORDER BY m.ts DESC, m.rowid DESC LIMIT @limit`
+    `SELECT ${COLUMNS} FROM ${FROM} WHERE m.direction = 'in' AND ${LIVE} ORDER BY m.ts DESC, m.rowid DESC LIMIT @limit`
   )
-  const inboxThread = db.prepare(`SELECT ${COLUMNS} FROM messages m
+  const inboxThread = db.prepare(`SELECT ${COLUMNS} FROM ${FROM}
     WHERE m.thread_id = @thread AND m.direction = 'in' AND ${LIVE} ORDER BY m.ts DESC, m.rowid DESC LIMIT @limit`)
   const conversation = db.prepare(
-    `SELECT ${COLUMNS} FROM messages m WHERE m.peer = @peer AND ${LIVE} ORDER BY m.ts DESC, m.rowid DESC LIMIT @limit`
+    `SELECT ${COLUMNS} FROM ${FROM} WHERE m.peer = @peer AND ${LIVE} ORDER BY m.ts DESC, m.rowid DESC LIMIT @limit`
   )
-  const outbox = db.prepare(`SELECT ${COLUMNS} FROM messages m
+  const outbox = db.prepare(`SELECT ${COLUMNS} FROM ${FROM}
     WHERE m.direction = 'out' AND m.delivery_status = 'pending' AND ${LIVE} ORDER BY m.ts, m.rowid LIMIT @limit`)
   // FTS5 walks its doclists backwards by rowid and stops at the limit, so a term in every message
   // costs as little as a rare one; ranking would have to score every match first.
-  const search = db.prepare(`SELECT ${COLUMNS} FROM messages_fts f JOIN messages m ON m.rowid = f.rowid
+  const search = db.prepare(`SELECT ${COLUMNS} FROM messages_fts f JOIN messages m ON m.rowid = f.rowid JOIN events e ON e.seq = m.rowid
     WHERE messages_fts MATCH @query AND ${LIVE} ORDER BY f.rowid DESC LIMIT @limit`)
   const threads = db.prepare(`SELECT t.id, t.title, t.message_count, t.last_activity,
       (SELECT json_group_array(participant) FROM
         (SELECT participant FROM thread_participants p WHERE p.thread_id = t.id ORDER BY p.position)) AS participants
     FROM threads t ORDER BY t.last_activity DESC, t.created_seq DESC LIMIT @limit`)
-  const byId = db.prepare(`SELECT ${COLUMNS} FROM messages m WHERE m.id = @id AND ${LIVE}`)
+  const byId = db.prepare(
+    `SELECT ${COLUMNS} FROM ${FROM} WHERE m.rowid = (SELECT seq FROM events WHERE message_id = @id) AND ${LIVE}`
+  )
 
   const views = (rows: Array<unknown>) => (rows as Array<MessageRow>).map(toView)
 

@@ -7,10 +7,22 @@ export interface ProjectionContext {
   readonly openBody: (messageId: string, body: MessageBody) => string | undefined
 }
 
-/** A fold over the log into tables. `apply` runs inside the append transaction. */
+/**
+ * The events a rebuild loads set-wise (one INSERT ... SELECT over the log) instead of folding them one
+ * by one: they are nearly the whole log, and a per-event fold of a million of them cannot meet the
+ * rebuild budget. Every other event is folded, in log order, by the same `apply` as the live path.
+ */
+export const BULK_LOADED_TYPES: ReadonlyArray<string> = ["MessageComposed", "MessageReceived", "ThreadCreated"]
+
+/**
+ * A projection at work. Live, `apply` sees every event inside its append transaction. In a rebuild,
+ * `bulkLoad` first produces exactly what folding the BULK_LOADED_TYPES would have, then `apply` sees
+ * only the other events, then `finishRebuild` does deferred bulk work. The rebuild test holds the two
+ * paths to identical tables.
+ */
 export interface ProjectionFold {
   readonly apply: (logged: LoggedEvent) => void
-  /** Called once after a rebuild has applied every event (bulk work that is cheaper done at the end). */
+  readonly bulkLoad?: () => void
   readonly finishRebuild?: () => void
 }
 

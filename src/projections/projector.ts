@@ -11,11 +11,17 @@ import { threadProjection } from "./thread-projection.js"
  */
 export const projections: ReadonlyArray<Projection> = [searchProjection, threadProjection, messageProjection]
 
+/** Bulk loads run in the opposite order: threads are derived from the loaded message rows. */
+const bulkOrder: ReadonlyArray<Projection> = [messageProjection, threadProjection, searchProjection]
+
 export interface Projector {
   /** Folds freshly appended events; runs in the append transaction. */
   readonly apply: (logged: ReadonlyArray<LoggedEvent>) => void
-  /** Empties every projection and refolds the whole log. Runs in one write transaction. */
-  readonly rebuild: (events: Iterable<LoggedEvent>) => number
+  /**
+   * Empties every projection and refolds the whole log: the bulk-loaded types set-wise, then `others`
+   * (every other event, in log order) one by one. Runs in one write transaction; returns the last seq.
+   */
+  readonly rebuild: (others: Iterable<LoggedEvent>, lastSeq: number, ctx: ProjectionContext) => void
   /** Last seq each projection has applied. */
   readonly checkpoints: () => ReadonlyArray<{ readonly name: string; readonly seq: number }>
 }
@@ -41,7 +47,7 @@ export const makeProjector = (db: Db, ctx: ProjectionContext): Projector => {
       for (const e of logged) fold(live, e)
       checkpointAll(logged[logged.length - 1]!.seq)
     },
-    rebuild: (events) => {
+    rebuild: (others, lastSeq, rebuildCtx) => {
       const tables = projections.flatMap((p) => p.tables)
       // Secondary indexes are dropped and built again at the end: sorting once is far cheaper than
       // growing every B-tree row by row.
@@ -55,18 +61,13 @@ export const makeProjector = (db: Db, ctx: ProjectionContext): Projector => {
       try {
         for (const { name } of indexes) db.prepare(`DROP INDEX ${name}`).run()
         for (const table of tables) db.prepare(`DELETE FROM ${table}`).run()
-        const folds = projections.map((p) => p.make(db, ctx, "rebuild"))
-        let last = 0
-        let count = 0
-        for (const e of events) {
-          fold(folds, e)
-          last = e.seq
-          count += 1
-        }
+        const folds = new Map(projections.map((p) => [p, p.make(db, rebuildCtx, "rebuild")] as const))
+        for (const p of bulkOrder) folds.get(p)!.bulkLoad?.()
+        const ordered = projections.map((p) => folds.get(p)!)
+        for (const e of others) fold(ordered, e)
         for (const { sql } of indexes) db.prepare(sql).run()
-        for (const f of folds) f.finishRebuild?.()
-        checkpointAll(last)
-        return count
+        for (const f of ordered) f.finishRebuild?.()
+        checkpointAll(lastSeq)
       } finally {
         db.pragma("secure_delete = ON")
       }

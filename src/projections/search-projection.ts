@@ -1,7 +1,7 @@
 import type { Projection } from "./projection.js"
 
 /**
- * Full-text index over live message content: FTS5 with `messages` as its external content table.
+ * Full-text index over live message text: FTS5 over the `message_texts` view (external content).
  * Must be applied before the message projection: removing a message's tokens needs its row.
  */
 export const searchProjection: Projection = {
@@ -9,9 +9,10 @@ export const searchProjection: Projection = {
   tables: [],
   make: (db, ctx, mode) => {
     const insert = db.prepare("INSERT INTO messages_fts (rowid, content) VALUES (?, ?)")
-    // FTS5 removes tokens given the exact text that was indexed, which is still in the row.
+    // FTS5 removes tokens given the exact text that was indexed, which the view still yields.
     const remove = db.prepare(`INSERT INTO messages_fts (messages_fts, rowid, content)
-      SELECT 'delete', rowid, content FROM messages WHERE id = ? AND content <> ''`)
+      SELECT 'delete', rowid, content FROM message_texts
+      WHERE rowid = (SELECT seq FROM events WHERE message_id = ? AND seq < ?) AND content <> ''`)
     return {
       apply: ({ event, seq }) => {
         // A rebuild indexes the surviving rows in one pass at the end instead.
@@ -24,13 +25,13 @@ export const searchProjection: Projection = {
             return
           }
           case "MessageExpired":
-            remove.run(event.message_id)
+            remove.run(event.message_id, seq)
             return
         }
       },
       finishRebuild: () => {
         db.prepare("INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')").run()
-        db.prepare("INSERT INTO messages_fts (rowid, content) SELECT rowid, content FROM messages WHERE content <> ''")
+        db.prepare("INSERT INTO messages_fts (rowid, content) SELECT rowid, content FROM message_texts WHERE content <> ''")
           .run()
       }
     }
