@@ -68,11 +68,13 @@ describe("the database itself keeps the log append-only", () => {
     const head = await storeSome()
     expect(head.seq).toBe(5)
     const rows = withRaw((db) =>
-      db.prepare("SELECT seq, id, type, prev_hash, hash FROM events ORDER BY seq").all() as Array<{
+      db.prepare("SELECT seq, id, type, v, recorded_at, data, hash FROM events ORDER BY seq").all() as Array<{
         seq: number
         id: string
         type: string
-        prev_hash: string
+        v: number
+        recorded_at: number
+        data: string
         hash: string
       }>
     )
@@ -84,8 +86,11 @@ describe("the database itself keeps the log append-only", () => {
       "MessageReceived",
       "MessageComposed"
     ])
-    expect(rows[0]!.prev_hash).toBe(GENESIS_HASH)
-    for (let i = 1; i < rows.length; i++) expect(rows[i]!.prev_hash).toBe(rows[i - 1]!.hash)
+    // Each hash covers its predecessor's (the genesis hash for the first) and every stored column.
+    rows.forEach((r, i) =>
+      expect(r.hash).toBe(chainHash(i === 0 ? GENESIS_HASH : rows[i - 1]!.hash, r.seq, r.id, r.type, r.v, r.recorded_at,
+        r.data))
+    )
     expect(head.hash).toBe(rows[4]!.hash)
     expect(new Set(rows.map((r) => r.id)).size).toBe(5)
   })
@@ -121,8 +126,8 @@ describe("the database itself keeps the log append-only", () => {
     try {
       withRaw((db) =>
         db.prepare(
-          "INSERT INTO events (seq, id, type, v, recorded_at, data, prev_hash, hash) VALUES (?, 'forged', 'MessageRead', 1, 0, '{}', ?, ?)"
-        ).run(seq(head.seq), prev(head.hash), "f".repeat(64))
+          "INSERT INTO events (seq, id, type, v, recorded_at, data, hash) VALUES (?, 'forged', 'MessageRead', 1, 0, '{}', ?)"
+        ).run(seq(head.seq), chainHash(prev(head.hash), seq(head.seq), "forged", "MessageRead", 1, 0, "{}"))
       )
     } catch {
       refused = true
@@ -141,8 +146,8 @@ describe("the database itself keeps the log append-only", () => {
     const head = await storeSome()
     withRaw((db) =>
       db.prepare(
-        "INSERT INTO events (seq, id, type, v, recorded_at, data, prev_hash, hash) VALUES (?, 'forged', 'MessageRead', 1, 0, ?, ?, ?)"
-      ).run(head.seq + 1, JSON.stringify({ message_id: "x", at: 0 }), head.hash, "f".repeat(64))
+        "INSERT INTO events (seq, id, type, v, recorded_at, data, hash) VALUES (?, 'forged', 'MessageRead', 1, 0, ?, ?)"
+      ).run(head.seq + 1, JSON.stringify({ message_id: "x", at: 0 }), "f".repeat(64))
     )
     const error = await verifyError()
     expect(error).toBeInstanceOf(LogDamaged)
@@ -191,10 +196,10 @@ describe("hash-chain verification", () => {
         v: number
         recorded_at: number
         data: string
-        prev_hash: string
       }
+      const prevHash = db.prepare("SELECT hash FROM events WHERE seq = 1").pluck().get() as string
       const data = row.data.replace("second hello", "second HELLO")
-      const hash = chainHash(row.prev_hash, row.seq, row.id, row.type, row.v, row.recorded_at, data)
+      const hash = chainHash(prevHash, row.seq, row.id, row.type, row.v, row.recorded_at, data)
       db.prepare("UPDATE events SET data = ?, hash = ? WHERE seq = 2").run(data, hash)
     })
     const error = await verifyError()
@@ -308,8 +313,8 @@ describe("exactly once in the log", () => {
       const hash = chainHash(last.hash, last.seq + 1, existingId, "MessageRead", 1, 0, "{}")
       expect(() =>
         db.prepare(
-          "INSERT INTO events (seq, id, type, v, recorded_at, data, prev_hash, hash) VALUES (?, ?, 'MessageRead', 1, 0, '{}', ?, ?)"
-        ).run(last.seq + 1, existingId, last.hash, hash)
+          "INSERT INTO events (seq, id, type, v, recorded_at, data, hash) VALUES (?, ?, 'MessageRead', 1, 0, '{}', ?)"
+        ).run(last.seq + 1, existingId, hash)
       ).toThrow(/UNIQUE/)
     })
   })

@@ -228,8 +228,8 @@ describe("rebuild", () => {
         const hash = chainHash(head.hash, seq, id, "ReactionAdded", 1, recordedAt, data)
         db.transaction(() => {
           db.prepare(
-            "INSERT INTO events (seq, id, type, v, recorded_at, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-          ).run(seq, id, "ReactionAdded", 1, recordedAt, data, head.hash, hash)
+            "INSERT INTO events (seq, id, type, v, recorded_at, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
+          ).run(seq, id, "ReactionAdded", 1, recordedAt, data, hash)
           // Whether or not a trigger already advanced it, the head now names the new link.
           db.prepare("UPDATE log_head SET seq = ?, hash = ? WHERE one = 1").run(seq, hash)
         }).immediate()
@@ -246,8 +246,8 @@ describe("rebuild", () => {
         const hash = chainHash(head.hash, seq, id, "MessageExpired", 2, now, data)
         db.transaction(() => {
           db.prepare(
-            "INSERT INTO events (seq, id, type, v, recorded_at, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-          ).run(seq, id, "MessageExpired", 2, now, data, head.hash, hash)
+            "INSERT INTO events (seq, id, type, v, recorded_at, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
+          ).run(seq, id, "MessageExpired", 2, now, data, hash)
           db.prepare("UPDATE log_head SET seq = ?, hash = ? WHERE one = 1").run(seq, hash)
         }).immediate()
         return seq

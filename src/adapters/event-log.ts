@@ -1,5 +1,6 @@
-import { createHash } from "node:crypto"
+import { hash as digest } from "node:crypto"
 import type { ChatEvent, LoggedEvent } from "../domain/chat-event.js"
+import { compactRecord, expandRecord, type StoredRecord } from "../domain/message-record.js"
 import { uuidv7 } from "../domain/message-id.js"
 import type { Db } from "./sqlite-database.js"
 
@@ -14,7 +15,6 @@ interface EventRow {
   readonly v: number
   readonly recorded_at: number
   readonly data: string
-  readonly prev_hash: string
   readonly hash: string
 }
 
@@ -28,12 +28,21 @@ export const chainHash = (
   recordedAt: number,
   data: string
 ): string =>
-  createHash("sha256").update(`${prevHash}\n${seq}\n${id}\n${type}\n${v}\n${recordedAt}\n`).update(data).digest("hex")
+  // One-shot hash: no Hash object per event (it showed in append profiles).
+  digest("sha256", `${prevHash}\n${seq}\n${id}\n${type}\n${v}\n${recordedAt}\n${data}`, "hex")
 
-/** The fact's own fields; `_tag` and `v` are stored in their own columns. */
+/** The fact's own fields (`_tag` and `v` have their own columns), a message record compacted. */
 const payloadOf = (event: ChatEvent): string => {
   const { _tag, v, ...payload } = event
-  return JSON.stringify(payload)
+  return JSON.stringify("message" in payload ? { ...payload, message: compactRecord(payload.message) } : payload)
+}
+
+const parsePayload = (type: string, data: string): ChatEvent => {
+  const payload = JSON.parse(data) as Record<string, unknown>
+  if (type === "MessageComposed" || type === "MessageReceived") {
+    payload["message"] = expandRecord(payload["message"] as StoredRecord)
+  }
+  return { ...payload, _tag: type, v: 1 } as ChatEvent
 }
 
 const knownTypes = new Set<string>([
@@ -58,7 +67,7 @@ export const eventFromRow = (row: Pick<EventRow, "seq" | "id" | "type" | "v" | "
     id: row.id,
     recordedAt: row.recorded_at,
     event: knownTypes.has(row.type) && row.v === 1
-      ? { ...JSON.parse(row.data), _tag: row.type, v: row.v } as ChatEvent
+      ? parsePayload(row.type, row.data)
       : { _tag: "Unknown", type: row.type, v: row.v }
   })
 
@@ -83,7 +92,7 @@ export interface EventLog {
 
 export const makeEventLog = (db: Db): EventLog => {
   const insert = db.prepare(
-    "INSERT INTO events (seq, id, type, v, recorded_at, data, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "INSERT INTO events (seq, id, type, v, recorded_at, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
   )
   const selectHead = db.prepare("SELECT seq, hash FROM log_head WHERE one = 1")
   const updateHead = db.prepare("UPDATE log_head SET seq = ?, hash = ? WHERE one = 1")
@@ -93,7 +102,7 @@ export const makeEventLog = (db: Db): EventLog => {
   const selectSeqs = db.prepare(
     "SELECT seq, id, type, v, recorded_at, data FROM events WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq"
   )
-  const selectAll = db.prepare("SELECT seq, id, type, v, recorded_at, data, prev_hash, hash FROM events ORDER BY seq")
+  const selectAll = db.prepare("SELECT seq, id, type, v, recorded_at, data, hash FROM events ORDER BY seq")
 
   const head = () => selectHead.get() as { seq: number; hash: string }
 
@@ -107,7 +116,7 @@ export const makeEventLog = (db: Db): EventLog => {
         const id = uuidv7(recordedAt)
         const data = payloadOf(event)
         const hash = chainHash(prev, seq, id, event._tag, event.v, recordedAt, data)
-        insert.run(seq, id, event._tag, event.v, recordedAt, data, prev, hash)
+        insert.run(seq, id, event._tag, event.v, recordedAt, data, hash)
         logged.push({ seq, id, recordedAt, event })
         prev = hash
       }
@@ -139,10 +148,7 @@ export const makeEventLog = (db: Db): EventLog => {
         if (row.seq !== expectedSeq) {
           return { ok: false, seq: expectedSeq, reason: `event ${expectedSeq} is missing (next stored is ${row.seq})` }
         }
-        if (row.prev_hash !== prev) {
-          return { ok: false, seq: row.seq, reason: "does not link to the previous event's hash" }
-        }
-        const recomputed = chainHash(row.prev_hash, row.seq, row.id, row.type, row.v, row.recorded_at, row.data)
+        const recomputed = chainHash(prev, row.seq, row.id, row.type, row.v, row.recorded_at, row.data)
         if (recomputed !== row.hash) {
           return { ok: false, seq: row.seq, reason: "its contents do not match its hash (edited)" }
         }

@@ -16,9 +16,10 @@ export const ThreadId = Schema.Trim.pipe(
   Schema.filter((s) => isSafeId(s) || "must be 1-128 letters, digits, '-', '_' or ':'")
 ).annotations({ identifier: "ThreadId" })
 
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))
 const hex = (bytes: Uint8Array): string => {
   let out = ""
-  for (const b of bytes) out += b.toString(16).padStart(2, "0")
+  for (const b of bytes) out += HEX[b]
   return out
 }
 

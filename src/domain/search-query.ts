@@ -1,9 +1,11 @@
 /**
  * Turns whatever a user typed into an FTS5 query that cannot be a syntax error: every word becomes a
- * quoted phrase (so `NEAR`, `AND`, `-`, `(`, `:` are just text), words are ANDed, and a trailing `*` on a
+ * quoted term (so `NEAR`, `AND`, `-`, `(`, `:` are just text), words are ANDed, and a trailing `*` on a
  * word keeps its prefix meaning. Returns undefined when nothing searchable is left.
+ * A word is what the index's unicode61 tokenizer calls a token (letters, digits, marks), so every
+ * term is a single token: the index keeps no positions (detail=none), and needs none.
  */
-const wordPattern = /[\p{L}\p{N}_]+(\*)?/gu
+const wordPattern = /[\p{L}\p{N}\p{M}\p{Co}]+(\*)?/gu
 
 export const toFtsQuery = (input: string): string | undefined => {
   const terms: Array<string> = []

@@ -7,7 +7,11 @@ import { Schema } from "effect"
  */
 const isoWithZone = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/i
 
+/** Our own timestamps (`toISOString`) need no massaging; they are nearly all of them. */
+const plainIso = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/
+
 export const timestampMillis = (s: string): number => {
+  if (s.length === 24 && plainIso.test(s)) return Date.parse(s)
   // Date.parse copes with at most millisecond precision; trim extra fraction digits first.
   const trimmed = s.replace(/(\.\d{3})\d+/, "$1").replace(" ", "T")
   return Date.parse(trimmed)

@@ -1,7 +1,7 @@
 import type { Db } from "../adapters/sqlite-database.js"
 import type { DeliveryStatus } from "../domain/delivery-status.js"
 import { toFtsQuery } from "../domain/search-query.js"
-import type { MessageRecord } from "../domain/message-record.js"
+import { expandRecord, type StoredRecord } from "../domain/message-record.js"
 import { isoFromMillis } from "../domain/timestamp.js"
 
 /**
@@ -47,7 +47,7 @@ const FROM = "messages m JOIN events e ON e.seq = m.rowid"
 const LIVE = "(m.expires_at IS NULL OR m.expires_at > @now)"
 
 const toView = (r: MessageRow): MessageView => {
-  const { message: m } = JSON.parse(r.data) as { message: MessageRecord }
+  const m = expandRecord((JSON.parse(r.data) as { message: StoredRecord }).message)
   return {
     id: m.id,
     sender: m.sender,

@@ -14,6 +14,7 @@ export const projections: ReadonlyArray<Projection> = [searchProjection, threadP
 /** Bulk loads run in the opposite order: threads are derived from the loaded message rows. */
 const bulkOrder: ReadonlyArray<Projection> = [messageProjection, threadProjection, searchProjection]
 
+
 export interface Projector {
   /** Folds freshly appended events; runs in the append transaction. */
   readonly apply: (logged: ReadonlyArray<LoggedEvent>) => void
@@ -62,10 +63,13 @@ export const makeProjector = (db: Db, ctx: ProjectionContext): Projector => {
         for (const { name } of indexes) db.prepare(`DROP INDEX ${name}`).run()
         for (const table of tables) db.prepare(`DELETE FROM ${table}`).run()
         const folds = new Map(projections.map((p) => [p, p.make(db, rebuildCtx, "rebuild")] as const))
-        for (const p of bulkOrder) folds.get(p)!.bulkLoad?.()
+        // Message rows go in without their indexes; the indexes are built before the thread load,
+        // which reads message rows by thread.
+        folds.get(messageProjection)!.bulkLoad?.()
+        for (const { sql } of indexes) db.prepare(sql).run()
+        for (const p of bulkOrder) if (p !== messageProjection) folds.get(p)!.bulkLoad?.()
         const ordered = projections.map((p) => folds.get(p)!)
         for (const e of others) fold(ordered, e)
-        for (const { sql } of indexes) db.prepare(sql).run()
         for (const f of ordered) f.finishRebuild?.()
         checkpointAll(lastSeq)
       } finally {
