@@ -2,7 +2,7 @@ import { Migrator } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import Database from "better-sqlite3"
 import { Context, Duration, Effect, Layer, Schedule } from "effect"
-import { mkdirSync } from "node:fs"
+import { chmodSync, existsSync, mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import { StoreError } from "../domain/errors.js"
 import { latestMigrationId, migrationLoader } from "./schema-migrations.js"
@@ -53,7 +53,10 @@ const open = (filename: string) =>
   Effect.try({
     try: () => {
       if (filename !== ":memory:") mkdirSync(dirname(filename), { recursive: true, mode: 0o700 })
+      const fresh = filename !== ":memory:" && !existsSync(filename)
       const db = new Database(filename)
+      // Messages are private: the store is the owner's alone (SQLite gives its -wal/-shm the same mode).
+      if (fresh) chmodSync(filename, 0o600)
       try {
         db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`)
         db.pragma("journal_mode = WAL")

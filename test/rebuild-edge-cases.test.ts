@@ -1,0 +1,174 @@
+/**
+ * Rebuild loads the bulk event types set-wise and folds the rest (projection.ts); these are the orders
+ * of events where the two could disagree if the set-wise SQL drifted from the fold. Each case builds a
+ * store live, rebuilds it, and expects every projection row and every search result unchanged.
+ */
+import { expect, it } from "@effect/vitest"
+import Database from "better-sqlite3"
+import { Effect, Either, TestClock } from "effect"
+import { join } from "node:path"
+import { afterEach, beforeEach, describe } from "vitest"
+import { ChatSystem } from "../src/actors/chat-system.js"
+import { makeContentVault } from "../src/adapters/content-vault.js"
+import { makeEventLog } from "../src/adapters/event-log.js"
+import type { ChatEvent } from "../src/domain/chat-event.js"
+import { type ChatMessage, decodeChatMessage } from "../src/domain/chat-message.js"
+import { historyLayer } from "../src/entrypoints/chat-history.js"
+import { ChatQueries } from "../src/projections/chat-queries.js"
+import { makeProjector } from "../src/projections/projector.js"
+import { makeTempHome, type TempHome } from "./support/temp-home.js"
+
+const ME = "capauth:me@skworld.io"
+const BOB = "capauth:bob@skworld.io"
+const CAROL = "capauth:carol@skworld.io"
+const START = Date.parse("2026-11-24T00:00:00Z")
+
+let temp: TempHome
+beforeEach(() => {
+  temp = makeTempHome()
+})
+afterEach(() => temp.remove())
+
+const layer = () => historyLayer({ home: temp.home, dataDir: temp.dataDir, identity: ME })
+
+const withRaw = <A>(f: (db: Database.Database) => A): A => {
+  const db = new Database(join(temp.dataDir, "memory", "skchat.db"))
+  try {
+    return f(db)
+  } finally {
+    db.close()
+  }
+}
+
+const dump = () =>
+  withRaw((db) => ({
+    messages: db.prepare("SELECT m.*, e.message_id FROM messages m JOIN events e ON e.seq = m.rowid ORDER BY 1").all(),
+    threads: db.prepare("SELECT * FROM threads ORDER BY id").all(),
+    participants: db.prepare("SELECT * FROM thread_participants ORDER BY thread_id, position").all(),
+    checkpoints: db.prepare("SELECT * FROM projection_checkpoints ORDER BY name").all()
+  }))
+
+/** Appends events the way ChatSystem does (log + projector, one transaction), for shapes it never emits. */
+const appendRaw = (events: ReadonlyArray<ChatEvent>, now: number) =>
+  withRaw((db) => {
+    const projector = makeProjector(db, { openBody: makeContentVault(db).open })
+    db.transaction(() => projector.apply(makeEventLog(db).append(events, now))).immediate()
+  })
+
+const wire = (fields: Record<string, unknown>): ChatMessage => {
+  const decoded = decodeChatMessage({ sender: BOB, recipient: ME, timestamp: new Date(START).toISOString(), ...fields })
+  if (Either.isLeft(decoded)) throw new Error(`does not decode: ${JSON.stringify(fields)}`)
+  return decoded.right
+}
+
+const searchAll = (now: number) =>
+  Effect.map(ChatQueries, (q) =>
+    Object.fromEntries(["early", "late", "gone", "self", "carol", "note*"].map((w) => [w, q.search(now, w, 50)]))
+  )
+
+describe("rebuild agrees with the live fold on awkward orders", () => {
+  it.effect("threads created after their first message, receipts and expiries before their message, self-talk", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(START)
+      const chat = yield* ChatSystem
+
+      // A thread first seen through an incoming message, then a ThreadCreated naming it with another title
+      // and a new participant: the first appearance keeps the title, carol joins at the next position.
+      yield* chat.recordAll([wire({ id: "early-1", content: "early word", thread_id: "t-late-title" })])
+      appendRaw([{
+        _tag: "ThreadCreated",
+        v: 1,
+        thread_id: "t-late-title",
+        title: "a title that came late",
+        participants: [CAROL, BOB],
+        at: START + 500
+      }], START + 500)
+
+      // A thread announced before its first message keeps the announced title and participants' order.
+      appendRaw([{
+        _tag: "ThreadCreated",
+        v: 1,
+        thread_id: "t-titled",
+        title: "Planning",
+        participants: [CAROL, ME],
+        at: START + 550
+      }], START + 550)
+      yield* chat.recordAll([wire({ id: "early-2", content: "early plan", thread_id: "t-titled" })])
+
+      // Receipts and an expiry naming messages that only arrive afterwards: the live fold ignored them,
+      // so the rebuild must too.
+      appendRaw([
+        { _tag: "MessageRead", v: 1, message_id: "late-1", at: START + 600 },
+        { _tag: "MessageExpired", v: 1, message_id: "late-2", at: START + 600 }
+      ], START + 600)
+      yield* chat.recordAll([
+        wire({ id: "late-1", sender: ME, recipient: BOB, content: "late word one", delivery_status: "sent" }),
+        wire({ id: "late-2", content: "late word two", thread_id: "t-late-title" })
+      ])
+
+      // Talking to myself in a thread: one participant, not two.
+      yield* chat.recordAll([wire({ id: "self-1", sender: ME, recipient: ME, content: "self note", thread_id: "t-self" })])
+
+      // A thread whose only message expires: kept with no messages, its last activity unchanged.
+      yield* chat.send({ recipient: CAROL, content: "gone soon note for carol", ttl: 5, threadId: "t-gone" })
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* chat.expireDue()).toBe(1)
+
+      // A receipt after expiry, for the expired message: nothing to update.
+      const goneId = withRaw((db) =>
+        db.prepare("SELECT data ->> '$.message_id' FROM events WHERE type = 'MessageExpired' AND seq > 5").pluck().get()
+      ) as string
+      appendRaw([{ _tag: "MessageDelivered", v: 1, message_id: goneId, at: START + 11_000 }], START + 11_000)
+
+      const now = START + 12_000
+      const live = dump()
+      const liveSearch = yield* searchAll(now)
+
+      // The awkward cases are really in the live tables.
+      const threads = live.threads as Array<{ id: string; title: string; message_count: number }>
+      expect(threads.find((t) => t.id === "t-late-title")).toMatchObject({ title: "t-late-title", message_count: 2 })
+      expect(threads.find((t) => t.id === "t-gone")).toMatchObject({ message_count: 0 })
+      const participants = live.participants as Array<{ thread_id: string; participant: string; position: number }>
+      expect(participants.filter((p) => p.thread_id === "t-late-title").map((p) => p.participant))
+        .toEqual([BOB, ME, CAROL])
+      expect(threads.find((t) => t.id === "t-titled")).toMatchObject({ title: "Planning", message_count: 1 })
+      expect(participants.filter((p) => p.thread_id === "t-titled").map((p) => p.participant))
+        .toEqual([CAROL, ME, BOB])
+      expect(participants.filter((p) => p.thread_id === "t-self").map((p) => p.participant)).toEqual([ME])
+      const rows = live.messages as Array<{ message_id: string; delivery_status: string }>
+      expect(rows.find((r) => r.message_id === "late-1")?.delivery_status).toBe("sent")
+      expect(rows.map((r) => r.message_id)).toContain("late-2")
+      expect(liveSearch["gone"]).toHaveLength(0)
+      expect(liveSearch["late"]).toHaveLength(2)
+
+      yield* chat.rebuild()
+      expect(dump()).toEqual(live)
+      expect(yield* searchAll(now)).toEqual(liveSearch)
+
+      // And a message appended after the rebuild folds into the rebuilt tables as it would have live.
+      yield* chat.recordAll([wire({ id: "after-1", sender: CAROL, content: "carol after rebuild", thread_id: "t-late-title" })])
+      const afterLive = dump()
+      yield* chat.rebuild()
+      expect(dump()).toEqual(afterLive)
+    }).pipe(Effect.provide(layer())))
+})
+
+describe("the log itself refuses a second copy of a message", () => {
+  it.effect("a raw insert reusing a message id fails on the unique index", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(START)
+      const chat = yield* ChatSystem
+      yield* chat.recordAll([wire({ id: "only-once", content: "once" })])
+      const copy = withRaw((db) => db.prepare("SELECT type, v, data FROM events WHERE seq = 1").get()) as {
+        type: string
+        v: number
+        data: string
+      }
+      expect(() =>
+        withRaw((db) =>
+          db.prepare("INSERT INTO events (seq, id, type, v, recorded_at, data, hash) VALUES (2, 'x', ?, ?, 0, ?, 'h')")
+            .run(copy.type, copy.v, copy.data)
+        )
+      ).toThrow(/UNIQUE/)
+    }).pipe(Effect.provide(layer())))
+})
