@@ -4,7 +4,7 @@
  */
 import { Effect, ManagedRuntime } from "effect"
 import { spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { cpus, totalmem, tmpdir, type as osType, release } from "node:os"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
@@ -148,6 +148,7 @@ ${table}
 
 How each is measured is described in bench/run.ts. Medians and percentiles are over repeated runs in one
 process; the cold-start ratio compares medians of 21 interleaved runs of each command.
-`
+
+${readFileSync(join(root, "bench/notes.md"), "utf8")}`
 )
 console.log(`\nmachine: ${machine}`)

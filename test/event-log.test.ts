@@ -8,7 +8,7 @@ import { SqliteDatabase } from "../src/adapters/sqlite-database.js"
 import { type ChatMessage, decodeChatMessage } from "../src/domain/chat-message.js"
 import { LogDamaged } from "../src/domain/errors.js"
 import { historyLayer } from "../src/entrypoints/chat-history.js"
-import { makeTempHome, type TempHome } from "./support/temp-home.js"
+import { makeTempHome, type TempHome, withDatabase } from "./support/temp-home.js"
 
 const ME = "capauth:me@skworld.io"
 const BOB = "capauth:bob@skworld.io"
@@ -26,15 +26,7 @@ afterEach(() => temp.remove())
 const withChat = <A, E>(effect: Effect.Effect<A, E, ChatSystem>): Promise<A> =>
   Effect.runPromise(effect.pipe(Effect.provide(historyLayer({ home: temp.home, dataDir: temp.dataDir, identity: ME }))))
 
-/** A raw connection to the same file, the way an attacker or a careless tool would open it. */
-const withRaw = <A>(f: (db: Database.Database) => A): A => {
-  const db = new Database(dbFile)
-  try {
-    return f(db)
-  } finally {
-    db.close()
-  }
-}
+const withRaw = <A>(f: (db: Database.Database) => A): A => withDatabase(dbFile, f)
 
 const wire = (id: string, content: string): ChatMessage => {
   const decoded = decodeChatMessage({

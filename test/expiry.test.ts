@@ -8,7 +8,7 @@ import { ChatSystem } from "../src/actors/chat-system.js"
 import { expiryMachine } from "../src/actors/expiry-machine.js"
 import { ChatHistory, historyLayer } from "../src/entrypoints/chat-history.js"
 import { ChatQueries } from "../src/projections/chat-queries.js"
-import { filesContaining, makeTempHome, type TempHome } from "./support/temp-home.js"
+import { filesContaining, makeTempHome, type TempHome, withDatabase } from "./support/temp-home.js"
 
 /** Message rows (projection) of the given message ids. */
 const ROWS_WITH_IDS =
@@ -34,14 +34,7 @@ afterEach(() => temp.remove())
 
 const layer = () => historyLayer({ home: temp.home, dataDir: temp.dataDir, identity: ME })
 
-const withRaw = <A>(f: (db: Database.Database) => A): A => {
-  const db = new Database(dbFile)
-  try {
-    return f(db)
-  } finally {
-    db.close()
-  }
-}
+const withRaw = <A>(f: (db: Database.Database) => A): A => withDatabase(dbFile, f)
 
 /** Terms the full-text index still holds, read through a temporary fts5vocab table (nothing written to the file). */
 const indexedTerms = () =>

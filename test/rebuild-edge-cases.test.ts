@@ -6,7 +6,6 @@
 import { expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Effect, Either, TestClock } from "effect"
-import { join } from "node:path"
 import { afterEach, beforeEach, describe } from "vitest"
 import { ChatSystem } from "../src/actors/chat-system.js"
 import { makeContentVault } from "../src/adapters/content-vault.js"
@@ -16,7 +15,7 @@ import { type ChatMessage, decodeChatMessage } from "../src/domain/chat-message.
 import { historyLayer } from "../src/entrypoints/chat-history.js"
 import { ChatQueries } from "../src/projections/chat-queries.js"
 import { makeProjector } from "../src/projections/projector.js"
-import { makeTempHome, type TempHome } from "./support/temp-home.js"
+import { makeTempHome, storeFile, type TempHome, withDatabase } from "./support/temp-home.js"
 
 const ME = "capauth:me@skworld.io"
 const BOB = "capauth:bob@skworld.io"
@@ -31,14 +30,7 @@ afterEach(() => temp.remove())
 
 const layer = () => historyLayer({ home: temp.home, dataDir: temp.dataDir, identity: ME })
 
-const withRaw = <A>(f: (db: Database.Database) => A): A => {
-  const db = new Database(join(temp.dataDir, "memory", "skchat.db"))
-  try {
-    return f(db)
-  } finally {
-    db.close()
-  }
-}
+const withRaw = <A>(f: (db: Database.Database) => A): A => withDatabase(storeFile(temp.dataDir), f)
 
 const dump = () =>
   withRaw((db) => ({

@@ -11,7 +11,7 @@ import { type ChatMessage, decodeChatMessage } from "../src/domain/chat-message.
 import { historyLayer } from "../src/entrypoints/chat-history.js"
 import { ChatQueries } from "../src/projections/chat-queries.js"
 import { makeProjector } from "../src/projections/projector.js"
-import { makeTempHome, type TempHome } from "./support/temp-home.js"
+import { makeTempHome, type TempHome, withDatabase } from "./support/temp-home.js"
 
 const ME = "capauth:me@skworld.io"
 const BOB = "capauth:bob@skworld.io"
@@ -33,15 +33,7 @@ afterEach(() => temp.remove())
 
 const layer = () => historyLayer({ home: temp.home, dataDir: temp.dataDir, identity: ME })
 
-/** A second connection to the store, for reading tables and for hand-made appends. */
-const withRaw = <A>(f: (db: Database.Database) => A): A => {
-  const db = new Database(dbFile)
-  try {
-    return f(db)
-  } finally {
-    db.close()
-  }
-}
+const withRaw = <A>(f: (db: Database.Database) => A): A => withDatabase(dbFile, f)
 
 /** Every row of each table; message rows also carry their message id (from their event) to name them. */
 const dumpTables = (tables: ReadonlyArray<string>) =>
@@ -55,6 +47,20 @@ const dumpTables = (tables: ReadonlyArray<string>) =>
       ).all()
     ]))
   )
+
+/** Appends a raw row that extends the chain properly, as a newer skchat would write it. Returns its seq. */
+const appendChainedRow = (type: string, v: number, id: string, data: string, recordedAt: number): number =>
+  withRaw((db) => {
+    const head = db.prepare("SELECT seq, hash FROM log_head WHERE one = 1").get() as { seq: number; hash: string }
+    const seq = head.seq + 1
+    const hash = chainHash(head.hash, seq, id, type, v, recordedAt, data)
+    db.transaction(() => {
+      db.prepare("INSERT INTO events (seq, id, type, v, recorded_at, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)")
+        .run(seq, id, type, v, recordedAt, data, hash)
+      db.prepare("UPDATE log_head SET seq = ?, hash = ? WHERE one = 1").run(seq, hash)
+    }).immediate()
+    return seq
+  })
 
 const ftsIntegrity = () =>
   withRaw((db) => db.prepare("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')").run())
@@ -219,39 +225,13 @@ describe("rebuild", () => {
       const beforeSearch = yield* searchAll(now)
 
       // A newer skchat wrote an event this build has never heard of, properly chained.
-      const unknownSeq = withRaw((db) => {
-        const head = db.prepare("SELECT seq, hash FROM log_head WHERE one = 1").get() as { seq: number; hash: string }
-        const seq = head.seq + 1
-        const id = "01900000-0000-7000-8000-00000000beef"
-        const data = JSON.stringify({ message_id: "in-1", emoji: "🎉", by: BOB })
-        const recordedAt = now
-        const hash = chainHash(head.hash, seq, id, "ReactionAdded", 1, recordedAt, data)
-        db.transaction(() => {
-          db.prepare(
-            "INSERT INTO events (seq, id, type, v, recorded_at, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
-          ).run(seq, id, "ReactionAdded", 1, recordedAt, data, hash)
-          // Whether or not a trigger already advanced it, the head now names the new link.
-          db.prepare("UPDATE log_head SET seq = ?, hash = ? WHERE one = 1").run(seq, hash)
-        }).immediate()
-        return seq
-      })
+      const unknownSeq = appendChainedRow("ReactionAdded", 1, "01900000-0000-7000-8000-00000000beef",
+        JSON.stringify({ message_id: "in-1", emoji: "🎉", by: BOB }), now)
       expect(yield* chat.verify()).toBe(unknownSeq)
 
       // A known type at a version this build does not read is skipped just the same.
-      const futureSeq = withRaw((db) => {
-        const head = db.prepare("SELECT seq, hash FROM log_head WHERE one = 1").get() as { seq: number; hash: string }
-        const seq = head.seq + 1
-        const id = "01900000-0000-7000-8000-00000000cafe"
-        const data = JSON.stringify({ message_id: "in-1", shape: "from the future" })
-        const hash = chainHash(head.hash, seq, id, "MessageExpired", 2, now, data)
-        db.transaction(() => {
-          db.prepare(
-            "INSERT INTO events (seq, id, type, v, recorded_at, data, hash) VALUES (?, ?, ?, ?, ?, ?, ?)"
-          ).run(seq, id, "MessageExpired", 2, now, data, hash)
-          db.prepare("UPDATE log_head SET seq = ?, hash = ? WHERE one = 1").run(seq, hash)
-        }).immediate()
-        return seq
-      })
+      const futureSeq = appendChainedRow("MessageExpired", 2, "01900000-0000-7000-8000-00000000cafe",
+        JSON.stringify({ message_id: "in-1", shape: "from the future" }), now)
 
       const count = yield* chat.rebuild()
       expect(count).toBe(futureSeq)

@@ -1,3 +1,4 @@
+import Database from "better-sqlite3"
 import { execFile } from "node:child_process"
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -66,4 +67,17 @@ export const filesUnder = (dir: string): Array<string> =>
 export const filesContaining = (dir: string, needle: string): Array<string> => {
   const bytes = Buffer.from(needle, "utf8")
   return filesUnder(dir).filter((f) => readFileSync(f).includes(bytes))
+}
+
+/** The store's SQLite file under a data dir. */
+export const storeFile = (dataDir: string): string => join(dataDir, "memory", "skchat.db")
+
+/** Runs `f` on a second, raw connection to a store (to look under the hood or to damage it on purpose). */
+export const withDatabase = <A>(file: string, f: (db: Database.Database) => A): A => {
+  const db = new Database(file)
+  try {
+    return f(db)
+  } finally {
+    db.close()
+  }
 }
