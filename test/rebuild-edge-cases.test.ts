@@ -145,6 +145,22 @@ describe("rebuild agrees with the live fold on awkward orders", () => {
     }).pipe(Effect.provide(layer())))
 })
 
+describe("threads", () => {
+  it.effect("one batch with two of our messages in a new thread announces the thread once", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(START)
+      const chat = yield* ChatSystem
+      yield* chat.recordAll([
+        wire({ id: "mine-1", sender: ME, recipient: BOB, content: "first", thread_id: "t-batch" }),
+        wire({ id: "mine-2", sender: ME, recipient: CAROL, content: "second", thread_id: "t-batch" })
+      ])
+      const created = withRaw((db) => db.prepare("SELECT count(*) FROM events WHERE type = 'ThreadCreated'").pluck().get())
+      expect(created).toBe(1)
+      const threads = yield* Effect.map(ChatQueries, (q) => q.threads(10))
+      expect(threads).toMatchObject([{ id: "t-batch", message_count: 2, participants: [ME, BOB, CAROL] }])
+    }).pipe(Effect.provide(layer())))
+})
+
 describe("the log itself refuses a second copy of a message", () => {
   it.effect("a raw insert reusing a message id fails on the unique index", () =>
     Effect.gen(function*() {

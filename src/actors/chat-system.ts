@@ -65,11 +65,18 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
 
     const commit = (events: ReadonlyArray<ChatEvent>, now: number) => projector.apply(log.append(events, now))
 
-    /** Events recording one message (a new thread first, when the message names one we lack). */
-    const eventsFor = (message: ChatMessage, direction: "in" | "out", verified: boolean, now: number):
-      Array<ChatEvent> => {
+    /**
+     * Events recording one message: a new thread first, when an outbound message names one we lack and
+     * that `creating` (the threads this batch already creates) does not hold yet.
+     */
+    const eventsFor = (message: ChatMessage, direction: "in" | "out", verified: boolean, now: number,
+      creating: Set<string> = new Set()): Array<ChatEvent> => {
       const events: Array<ChatEvent> = []
-      if (direction === "out" && message.thread_id !== null && threadExists.get(message.thread_id) === undefined) {
+      if (
+        direction === "out" && message.thread_id !== null && !creating.has(message.thread_id) &&
+        threadExists.get(message.thread_id) === undefined
+      ) {
+        creating.add(message.thread_id)
         events.push({
           _tag: "ThreadCreated",
           v: 1,
@@ -120,10 +127,11 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       return yield* write("cannot store messages", () => {
         const events: Array<ChatEvent> = []
         const seen = new Set<string>()
+        const creating = new Set<string>()
         for (const m of messages) {
           if (seen.has(m.id) || knownMessage.get(m.id) !== undefined) continue
           seen.add(m.id)
-          events.push(...eventsFor(m, directionOf(m), options.verified ?? false, now))
+          events.push(...eventsFor(m, directionOf(m), options.verified ?? false, now, creating))
         }
         commit(events, now)
         return seen.size
@@ -137,11 +145,13 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
      */
     const expireDue = Effect.fn("ChatSystem.expireDue")(function*() {
       const now = yield* Clock.currentTimeMillis
-      const due = dueForExpiry.all(now) as Array<{ id: string; deadline: number }>
-      if (due.length === 0) return 0
+      const dueAt = () => dueForExpiry.all(now) as Array<{ id: string; deadline: number }>
+      // Most commands find nothing due and never take the write lock.
+      if (dueAt().length === 0) return 0
       const expired = yield* write("cannot expire messages", () => {
         const purge: Array<string> = []
-        for (const { id, deadline } of due) {
+        // Asked again under the lock: another process may have expired them meanwhile.
+        for (const { id, deadline } of dueAt()) {
           const machine = expiryMachine.provide({ actions: { purge: () => purge.push(id) } })
           const actor = createActor(machine, { input: { messageId: id, deadline, now } }).start()
           actor.stop()
