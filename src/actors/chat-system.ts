@@ -9,6 +9,7 @@ import type { ChatMessage } from "../domain/chat-message.js"
 import { type ComposeInput, composeMessage } from "../domain/compose-message.js"
 import { InvalidInput, LogDamaged, type StoreError } from "../domain/errors.js"
 import type { MessageRecord } from "../domain/message-record.js"
+import { timestampMillis } from "../domain/timestamp.js"
 import { BULK_LOADED_TYPES } from "../projections/projection.js"
 import { makeProjector } from "../projections/projector.js"
 import { deliveryMachine } from "./delivery-machine.js"
@@ -87,10 +88,11 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
         })
       }
       const record = toRecord(message, vault)
+      const ts = timestampMillis(message.timestamp)
       events.push(
         direction === "out"
-          ? { _tag: "MessageComposed", v: 1, message: record }
-          : { _tag: "MessageReceived", v: 1, message: record, verified }
+          ? { _tag: "MessageComposed", v: 1, message: record, ts }
+          : { _tag: "MessageReceived", v: 1, message: record, ts, verified }
       )
       return events
     }

@@ -36,6 +36,8 @@ export const migrations = {
     // projection.ts BULK_LOADED_TYPES (partial, so appending a message never touches this index).
     `CREATE INDEX events_folded ON events (seq)
       WHERE type NOT IN ('MessageComposed', 'MessageReceived', 'ThreadCreated')`,
+    // Thread announcements, for the rebuild's set-wise thread load (a full scan of the log otherwise).
+    `CREATE INDEX events_thread_created ON events (seq) WHERE type = 'ThreadCreated'`,
     `CREATE TABLE log_head (
       one INTEGER PRIMARY KEY CHECK (one = 1),
       seq INTEGER NOT NULL,

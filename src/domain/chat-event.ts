@@ -9,10 +9,17 @@ import { MessageRecord } from "./message-record.js"
 const V1 = Schema.Literal(1)
 const At = Schema.Number // unix milliseconds
 
-export const MessageComposed = Schema.TaggedStruct("MessageComposed", { v: V1, message: MessageRecord })
+/**
+ * The message's own timestamp as unix ms, parsed once when the message is recorded: a replay never
+ * parses a date, and a later change to the parser cannot reorder old messages.
+ */
+const Ts = Schema.Number
+
+export const MessageComposed = Schema.TaggedStruct("MessageComposed", { v: V1, message: MessageRecord, ts: Ts })
 export const MessageReceived = Schema.TaggedStruct("MessageReceived", {
   v: V1,
   message: MessageRecord,
+  ts: Ts,
   verified: Schema.Boolean
 })
 export const MessageSent = Schema.TaggedStruct("MessageSent", {

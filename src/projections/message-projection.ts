@@ -3,7 +3,6 @@ import { advanceStatus } from "../domain/delivery-progress.js"
 import type { DeliveryStatus } from "../domain/delivery-status.js"
 import { expiresAtMillis } from "../domain/compose-message.js"
 import type { MessageBody, MessageRecord } from "../domain/message-record.js"
-import { timestampMillis } from "../domain/timestamp.js"
 import type { Projection } from "./projection.js"
 
 type Direction = "in" | "out"
@@ -20,7 +19,7 @@ const ROW_OF = "(SELECT seq FROM events WHERE message_id = @id AND seq < @seq)"
 
 /**
  * The set-wise twin of `insertMessage` below, for rebuilds: the same columns computed in SQL from the
- * logged JSON, with the same two JS helpers (timestamp parsing, opening a sealed body) as SQL functions.
+ * logged JSON, with the same JS helper for opening a sealed body as an SQL function.
  */
 const BULK_INSERT = `INSERT INTO messages (rowid, direction, peer, ts, thread_id, expires_at, delivery_status, verified,
     sealed_text)
@@ -31,7 +30,7 @@ const BULK_INSERT = `INSERT INTO messages (rowid, direction, peer, ts, thread_id
       CASE type WHEN 'MessageComposed' THEN 'out' ELSE 'in' END AS direction,
       CASE type WHEN 'MessageComposed' THEN data ->> '$.message.recipient' ELSE data ->> '$.message.sender' END
         AS peer,
-      skchat_timestamp_ms(data ->> '$.message.timestamp') AS ts,
+      data ->> '$.ts' AS ts,
       data ->> '$.message.thread_id' AS thread_id,
       data ->> '$.message.ttl' AS ttl,
       CASE type WHEN 'MessageComposed' THEN data ->> '$.message.delivery_status' ELSE 'delivered' END AS status,
@@ -56,9 +55,8 @@ export const messageProjection: Projection = {
     const updateStatus = db.prepare(`UPDATE messages SET delivery_status = @status WHERE rowid = ${ROW_OF}`)
     const remove = db.prepare(`DELETE FROM messages WHERE rowid = ${ROW_OF}`)
 
-    const insertMessage = (seq: number, m: MessageRecord, direction: Direction, status: DeliveryStatus,
+    const insertMessage = (seq: number, m: MessageRecord, ts: number, direction: Direction, status: DeliveryStatus,
       verified: boolean) => {
-      const ts = timestampMillis(m.timestamp)
       insert.run(seq, direction, direction === "out" ? m.recipient : m.sender, ts, m.thread_id,
         expiresAtMillis(ts, m.ttl), status, verified ? 1 : 0,
         m.body._tag === "Plain" ? null : ctx.openBody(m.id, m.body) ?? "")
@@ -68,9 +66,9 @@ export const messageProjection: Projection = {
       apply: ({ event, seq }) => {
         switch (event._tag) {
           case "MessageComposed":
-            return insertMessage(seq, event.message, "out", event.message.delivery_status, true)
+            return insertMessage(seq, event.message, event.ts, "out", event.message.delivery_status, true)
           case "MessageReceived":
-            return insertMessage(seq, event.message, "in", "delivered", event.verified)
+            return insertMessage(seq, event.message, event.ts, "in", "delivered", event.verified)
           case "MessageSent":
           case "MessageDelivered":
           case "MessageRead":
@@ -88,7 +86,6 @@ export const messageProjection: Projection = {
         }
       },
       bulkLoad: () => {
-        db.function("skchat_timestamp_ms", { deterministic: true }, (s: unknown) => timestampMillis(String(s)))
         db.function("skchat_open_body", (id: unknown, body: unknown) =>
           ctx.openBody(String(id), JSON.parse(String(body)) as MessageBody) ?? null
         )

@@ -1,5 +1,4 @@
 import type { MessageRecord } from "../domain/message-record.js"
-import { timestampMillis } from "../domain/timestamp.js"
 import type { Projection } from "./projection.js"
 
 /**
@@ -59,9 +58,8 @@ export const threadProjection: Projection = {
     ).pluck()
     const drop = db.prepare("UPDATE threads SET message_count = message_count - 1 WHERE id = ?")
 
-    const onMessage = (seq: number, m: MessageRecord) => {
+    const onMessage = (seq: number, m: MessageRecord, ts: number) => {
       if (m.thread_id === null) return
-      const ts = timestampMillis(m.timestamp)
       create.run(m.thread_id, m.thread_id, ts, seq)
       bump.run(ts, m.thread_id)
       addParticipant.run({ thread: m.thread_id, participant: m.sender })
@@ -77,7 +75,7 @@ export const threadProjection: Projection = {
             return
           case "MessageComposed":
           case "MessageReceived":
-            return onMessage(seq, event.message)
+            return onMessage(seq, event.message, event.ts)
           case "MessageExpired": {
             const threadId = threadOfMessage.get(event.message_id, seq) as string | null | undefined
             if (threadId) drop.run(threadId)
