@@ -22,6 +22,8 @@ await build({
   legalComments: "none",
   // Native addon: loaded from node_modules at run time.
   external: ["better-sqlite3"],
+  // CommonJS has no import.meta; the code that needs a module URL falls back to __filename.
+  define: { "import.meta.url": "undefined" },
   logLevel: "warning"
 })
 

@@ -15,7 +15,7 @@ import { type ChatMessage, decodeChatMessage } from "../src/domain/chat-message.
 import { historyLayer } from "../src/entrypoints/chat-history.js"
 import { ChatQueries } from "../src/projections/chat-queries.js"
 import { makeProjector } from "../src/projections/projector.js"
-import { makeTempHome, storeFile, type TempHome, withDatabase } from "./support/temp-home.js"
+import { filesContaining, filesUnder, makeTempHome, storeFile, type TempHome, withDatabase } from "./support/temp-home.js"
 
 const ME = "capauth:me@skworld.io"
 const BOB = "capauth:bob@skworld.io"
@@ -178,5 +178,35 @@ describe("the log itself refuses a second copy of a message", () => {
             .run(copy.type, copy.v, copy.data)
         )
       ).toThrow(/UNIQUE/)
+    }).pipe(Effect.provide(layer())))
+})
+
+describe("the search index after a rebuild", () => {
+  it.effect("is FTS5's own, keeps secure-delete on, and still forgets an expired message's text", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(START)
+      const chat = yield* ChatSystem
+      yield* chat.send({ recipient: BOB, content: "quokkaphrase that must vanish", ttl: 60 })
+      yield* chat.send({ recipient: BOB, content: "wombatphrase that stays" })
+      yield* chat.recordAll([wire({ id: "in-keep", content: "numbatphrase from bob" })])
+      yield* chat.rebuild()
+
+      withRaw((db) => {
+        db.prepare("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')").run()
+        expect(db.prepare("SELECT typeof(v) AS t, v FROM messages_fts_config WHERE k = 'secure-delete'").get())
+          .toEqual({ t: "integer", v: 1 })
+      })
+      const queries = yield* ChatQueries
+      for (const word of ["quokkaphrase", "wombatphrase", "numbatphrase"]) {
+        expect(queries.search(START + 1000, word, 10)).toHaveLength(1)
+      }
+      // No scratch file is left behind.
+      expect(filesUnder(temp.dataDir).filter((f) => f.includes("search-build"))).toEqual([])
+
+      yield* TestClock.adjust("61 seconds")
+      expect(yield* chat.expireDue()).toBe(1)
+      expect(queries.search(START + 62_000, "quokkaphrase", 10)).toHaveLength(0)
+      expect(filesContaining(temp.dataDir, "quokkaphrase")).toEqual([])
+      expect(filesContaining(temp.dataDir, "wombatphrase")).not.toEqual([])
     }).pipe(Effect.provide(layer())))
 })

@@ -12,6 +12,15 @@ const statements = (...ddl: ReadonlyArray<string>) =>
     for (const s of ddl) yield* sql.unsafe(s)
   })
 
+/**
+ * The search index table. A rebuild drops and creates it again with this very statement (projections/
+ * search-index-builder.ts), so a migration that changes it must change this constant too.
+ */
+export const SEARCH_INDEX_OPTIONS = "tokenize = 'unicode61 remove_diacritics 2', detail = none, columnsize = 0"
+export const SEARCH_TABLE_SQL = `CREATE VIRTUAL TABLE messages_fts USING fts5(
+  content, content = 'message_texts', content_rowid = 'rowid', ${SEARCH_INDEX_OPTIONS}
+)`
+
 export const migrations = {
   "0001_event_log": statements(
     // The log. seq and the hash chain are assigned by the one writer (event-log.ts): each hash covers the
@@ -82,10 +91,7 @@ export const migrations = {
     // keep every token of an expired message in the file. detail=none and columnsize=0: search matches
     // single-token terms and prefixes and never ranks, so positions and lengths would be dead weight
     // (about a third of the index's build time).
-    `CREATE VIRTUAL TABLE messages_fts USING fts5(
-      content, content = 'message_texts', content_rowid = 'rowid', tokenize = 'unicode61 remove_diacritics 2',
-      detail = none, columnsize = 0
-    )`,
+    SEARCH_TABLE_SQL,
     `INSERT INTO messages_fts (messages_fts, rank) VALUES ('secure-delete', 1)`,
     `CREATE TABLE threads (
       id TEXT PRIMARY KEY,

@@ -21,6 +21,8 @@ export const BULK_LOADED_TYPES: ReadonlyArray<string> = ["MessageComposed", "Mes
  * paths to identical tables.
  */
 export interface ProjectionFold {
+  /** Called first in a rebuild, inside its transaction, before anything is emptied. */
+  readonly beginRebuild?: () => void
   readonly apply: (logged: LoggedEvent) => void
   readonly bulkLoad?: () => void
   readonly finishRebuild?: () => void

@@ -56,25 +56,21 @@ export const makeProjector = (db: Db, ctx: ProjectionContext): Projector => {
         `SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL
            AND tbl_name IN (${tables.map(() => "?").join(", ")})`
       ).all(...tables) as Array<{ name: string; sql: string }>
-      // Zeroing freed pages protects nothing here: every deleted row is inserted again (an expired
-      // message's row was already erased, zeroed, when it expired).
-      db.pragma("secure_delete = OFF")
-      try {
-        for (const { name } of indexes) db.prepare(`DROP INDEX ${name}`).run()
-        for (const table of tables) db.prepare(`DELETE FROM ${table}`).run()
-        const folds = new Map(projections.map((p) => [p, p.make(db, rebuildCtx, "rebuild")] as const))
-        // Message rows go in without their indexes; the indexes are built before the thread load,
-        // which reads message rows by thread.
-        folds.get(messageProjection)!.bulkLoad?.()
-        for (const { sql } of indexes) db.prepare(sql).run()
-        for (const p of bulkOrder) if (p !== messageProjection) folds.get(p)!.bulkLoad?.()
-        const ordered = projections.map((p) => folds.get(p)!)
-        for (const e of others) fold(ordered, e)
-        for (const f of ordered) f.finishRebuild?.()
-        checkpointAll(lastSeq)
-      } finally {
-        db.pragma("secure_delete = ON")
-      }
+      // secure_delete stays on: the rows emptied here include the plaintext of live TTL messages, and a
+      // copy left in a freed page would outlive the message's expiry.
+      const folds = new Map(projections.map((p) => [p, p.make(db, rebuildCtx, "rebuild")] as const))
+      for (const f of folds.values()) f.beginRebuild?.()
+      for (const { name } of indexes) db.prepare(`DROP INDEX ${name}`).run()
+      for (const table of tables) db.prepare(`DELETE FROM ${table}`).run()
+      // Message rows go in without their indexes; the indexes are built before the thread load,
+      // which reads message rows by thread.
+      folds.get(messageProjection)!.bulkLoad?.()
+      for (const { sql } of indexes) db.prepare(sql).run()
+      for (const p of bulkOrder) if (p !== messageProjection) folds.get(p)!.bulkLoad?.()
+      const ordered = projections.map((p) => folds.get(p)!)
+      for (const e of others) fold(ordered, e)
+      for (const f of ordered) f.finishRebuild?.()
+      checkpointAll(lastSeq)
     },
     checkpoints: () => selectCheckpoints.all() as Array<{ name: string; seq: number }>
   }

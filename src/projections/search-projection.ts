@@ -1,4 +1,5 @@
 import type { Projection } from "./projection.js"
+import { type SearchIndexBuild, startSearchIndexBuild } from "./search-index-builder.js"
 
 /**
  * Full-text index over live message text: FTS5 over the `message_texts` view (external content).
@@ -13,7 +14,12 @@ export const searchProjection: Projection = {
     const remove = db.prepare(`INSERT INTO messages_fts (messages_fts, rowid, content)
       SELECT 'delete', rowid, content FROM message_texts
       WHERE rowid = (SELECT seq FROM events WHERE message_id = ? AND seq < ?) AND content <> ''`)
+    let background: SearchIndexBuild | undefined
     return {
+      // The index of a rebuild is built on another core meanwhile (search-index-builder.ts).
+      beginRebuild: () => {
+        background = startSearchIndexBuild(db)
+      },
       apply: ({ event, seq }) => {
         // A rebuild indexes the surviving rows in one pass at the end instead.
         if (mode === "rebuild") return
@@ -30,6 +36,7 @@ export const searchProjection: Projection = {
         }
       },
       finishRebuild: () => {
+        if (background?.install() === true) return
         db.prepare("INSERT INTO messages_fts (messages_fts) VALUES ('delete-all')").run()
         db.prepare("INSERT INTO messages_fts (rowid, content) SELECT rowid, content FROM message_texts WHERE content <> ''")
           .run()
