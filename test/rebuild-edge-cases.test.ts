@@ -210,3 +210,18 @@ describe("the search index after a rebuild", () => {
       expect(filesContaining(temp.dataDir, "wombatphrase")).not.toEqual([])
     }).pipe(Effect.provide(layer())))
 })
+
+describe("bulk appends", () => {
+  it.effect("a batch spanning several multi-row inserts chains every event and verifies", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(START)
+      const chat = yield* ChatSystem
+      const batch = Array.from({ length: 64 * 2 + 7 }, (_, i) => wire({ id: `bulk-${i}`, content: `bulk message ${i}` }))
+      expect(yield* chat.recordAll(batch)).toBe(batch.length)
+      expect(yield* chat.verify()).toBe(batch.length)
+      const seqs = withRaw((db) => db.prepare("SELECT seq, message_id FROM events ORDER BY seq").raw().all())
+      expect(seqs).toEqual(batch.map((m, i) => [i + 1, m.id]))
+      const queries = yield* ChatQueries
+      expect(queries.search(START + 1, "bulk", 1000)).toHaveLength(batch.length)
+    }).pipe(Effect.provide(layer())))
+})
