@@ -1,7 +1,7 @@
 import { Migrator } from "@effect/sql"
 import { SqliteClient } from "@effect/sql-sqlite-node"
 import Database from "better-sqlite3"
-import { Context, Duration, Effect, Layer, Schedule } from "effect"
+import { Cause, Context, Duration, Effect, Layer, Schedule } from "effect"
 import { chmodSync, existsSync, mkdirSync } from "node:fs"
 import { dirname } from "node:path"
 import { StoreError } from "../domain/errors.js"
@@ -38,12 +38,20 @@ const migrate = (db: Db, filename: string) =>
       yield* sql.unsafe(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`)
       yield* Migrator.make({})({ loader: migrationLoader })
     }).pipe(Effect.provide(SqliteClient.layer({ filename })), Effect.scoped)
+    let lastFailure = "another process holds the store"
     yield* runMigrator.pipe(
-      Effect.catchAllCause(() => Effect.void),
+      // Losing the race is expected; any other failure is kept to be reported if the schema never appears.
+      Effect.catchAllCause((cause) =>
+        Effect.sync(() => {
+          lastFailure = String(Cause.squash(cause)).split("\n")[0] ?? lastFailure
+        })
+      ),
       Effect.flatMap(() =>
         schemaVersion(db) >= latestMigrationId
           ? Effect.void
-          : Effect.fail(new StoreError({ message: `could not bring ${filename} to schema ${latestMigrationId}` }))
+          : Effect.fail(
+            new StoreError({ message: `cannot bring ${filename} to schema ${latestMigrationId}: ${lastFailure}` })
+          )
       ),
       Effect.retry(Schedule.spaced(Duration.millis(50)).pipe(Schedule.upTo(Duration.millis(BUSY_TIMEOUT_MS))))
     )

@@ -1,6 +1,7 @@
 import type { Db } from "../adapters/sqlite-database.js"
 import type { DeliveryStatus } from "../domain/delivery-status.js"
 import { toFtsQuery } from "../domain/search-query.js"
+import type { Thread } from "../domain/thread.js"
 import { expandRecord, type StoredRecord } from "../domain/message-record.js"
 import { isoFromMillis } from "../domain/timestamp.js"
 
@@ -69,13 +70,8 @@ const toView = (r: MessageRow): MessageView => {
   }
 }
 
-export interface ThreadView {
-  readonly id: string
-  readonly title: string
-  readonly participants: ReadonlyArray<string>
-  readonly message_count: number
-  readonly last_activity: string
-}
+/** A thread as listings show it: the Thread model's plain fields. */
+export type ThreadView = typeof Thread.Encoded
 
 export interface MessageQueries {
   /** Received messages, newest first; optionally one thread's. */
