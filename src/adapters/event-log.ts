@@ -2,10 +2,10 @@ import { hash as digest } from "node:crypto"
 import type { ChatEvent, LoggedEvent } from "../domain/chat-event.js"
 import { compactRecord, expandRecord, type StoredRecord } from "../domain/message-record.js"
 import { uuidv7 } from "../domain/message-id.js"
+import { makeBatchInsert } from "./batch-insert.js"
 import type { Db } from "./sqlite-database.js"
 
 const READ_PAGE = 10_000
-const ROWS_PER_INSERT = 64
 
 export const GENESIS_HASH = "0".repeat(64)
 
@@ -92,15 +92,7 @@ export interface EventLog {
 }
 
 export const makeEventLog = (db: Db): EventLog => {
-  const insertRows = (n: number) =>
-    db.prepare(
-      `INSERT INTO events (seq, id, type, v, recorded_at, data, hash) VALUES ${
-        Array(n).fill("(?, ?, ?, ?, ?, ?, ?)").join(", ")
-      }`
-    )
-  const insertOne = insertRows(1)
-  // Bulk appends go in ROWS_PER_INSERT rows per statement: per-statement overhead was a tenth of an append.
-  const insertMany = insertRows(ROWS_PER_INSERT)
+  const insert = makeBatchInsert(db, "events (seq, id, type, v, recorded_at, data, hash)", 7)
   const selectHead = db.prepare("SELECT seq, hash FROM log_head WHERE one = 1")
   const updateHead = db.prepare("UPDATE log_head SET seq = ?, hash = ? WHERE one = 1")
   const selectAfter = db.prepare(
@@ -118,21 +110,16 @@ export const makeEventLog = (db: Db): EventLog => {
     append: (events, recordedAt) => {
       let { hash: prev, seq } = head()
       const logged: Array<LoggedEvent> = []
-      let pending: Array<unknown> = []
       for (const event of events) {
         seq += 1
         const id = uuidv7(recordedAt)
         const data = payloadOf(event)
         const hash = chainHash(prev, seq, id, event._tag, event.v, recordedAt, data)
-        pending.push(seq, id, event._tag, event.v, recordedAt, data, hash)
-        if (pending.length === ROWS_PER_INSERT * 7) {
-          insertMany.run(pending)
-          pending = []
-        }
+        insert.add(seq, id, event._tag, event.v, recordedAt, data, hash)
         logged.push({ seq, id, recordedAt, event })
         prev = hash
       }
-      for (let i = 0; i < pending.length; i += 7) insertOne.run(pending.slice(i, i + 7))
+      insert.flush()
       if (logged.length > 0) updateHead.run(seq, prev)
       return logged
     },
