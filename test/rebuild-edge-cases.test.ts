@@ -6,6 +6,7 @@
 import { expect, it } from "@effect/vitest"
 import Database from "better-sqlite3"
 import { Effect, Either, TestClock } from "effect"
+import { writeFileSync } from "node:fs"
 import { afterEach, beforeEach, describe } from "vitest"
 import { ChatSystem } from "../src/actors/chat-system.js"
 import { makeContentVault } from "../src/adapters/content-vault.js"
@@ -189,6 +190,8 @@ describe("the search index after a rebuild", () => {
       yield* chat.send({ recipient: BOB, content: "quokkaphrase that must vanish", ttl: 60 })
       yield* chat.send({ recipient: BOB, content: "wombatphrase that stays" })
       yield* chat.recordAll([wire({ id: "in-keep", content: "numbatphrase from bob" })])
+      // What a rebuild that died midway would have left behind.
+      writeFileSync(`${storeFile(temp.dataDir)}.search-build-99999`, "stale scratch index")
       yield* chat.rebuild()
 
       withRaw((db) => {

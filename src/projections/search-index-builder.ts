@@ -1,6 +1,7 @@
 import Database from "better-sqlite3"
-import { rmSync } from "node:fs"
+import { readdirSync, rmSync } from "node:fs"
 import { createRequire } from "node:module"
+import { basename, dirname, join } from "node:path"
 import { Worker } from "node:worker_threads"
 import { SEARCH_INDEX_OPTIONS, SEARCH_TABLE_SQL } from "../adapters/schema-migrations.js"
 import type { Db } from "../adapters/sqlite-database.js"
@@ -74,9 +75,15 @@ export const startSearchIndexBuild = (db: Db): SearchIndexBuild => {
   const removeScratch = () => {
     for (const f of [scratch, `${scratch}-journal`]) rmSync(f, { force: true })
   }
+  /** Scratch files of rebuilds that died midway (only one rebuild runs at a time: it holds the write lock). */
+  const removeStaleScratch = () => {
+    const dir = dirname(db.name)
+    const prefix = `${basename(db.name)}.search-build-`
+    for (const name of readdirSync(dir)) if (name.startsWith(prefix)) rmSync(join(dir, name), { force: true })
+  }
   let worker: Worker | undefined
   try {
-    removeScratch()
+    removeStaleScratch()
     worker = new Worker(WORKER_SOURCE, {
       eval: true,
       workerData: {
