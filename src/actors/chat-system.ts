@@ -1,5 +1,6 @@
 import { Clock, Effect, Either } from "effect"
 import { createActor } from "xstate"
+import { ActorInspector } from "../adapters/actor-inspector.js"
 import { type ContentVault, makeContentVault } from "../adapters/content-vault.js"
 import { type ChainCheck, makeEventLog } from "../adapters/event-log.js"
 import { LocalIdentity } from "../adapters/local-identity.js"
@@ -52,6 +53,9 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
   effect: Effect.gen(function*() {
     const { db } = yield* SqliteDatabase
     const identity = yield* LocalIdentity
+    const { inspect } = yield* ActorInspector
+    // Actors report to the Stately inspector when a developer asked for it (SKCHAT_INSPECT).
+    const watched = inspect === undefined ? {} : { inspect }
     const log = makeEventLog(db)
     const vault = makeContentVault(db)
     const projector = makeProjector(db, { openBody: vault.open })
@@ -101,7 +105,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
 
     /** Runs the delivery machine for a freshly composed message. No transports yet: it stays pending. */
     const startDelivery = (messageId: string): string => {
-      const actor = createActor(deliveryMachine, { input: { messageId, transports: 0 } }).start()
+      const actor = createActor(deliveryMachine, { ...watched, input: { messageId, transports: 0 } }).start()
       actor.send({ type: "ATTEMPT" })
       const state = String(actor.getSnapshot().value)
       actor.stop()
@@ -155,7 +159,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
         // Asked again under the lock: another process may have expired them meanwhile.
         for (const { id, deadline } of dueAt()) {
           const machine = expiryMachine.provide({ actions: { purge: () => purge.push(id) } })
-          const actor = createActor(machine, { input: { messageId: id, deadline, now } }).start()
+          const actor = createActor(machine, { ...watched, input: { messageId: id, deadline, now } }).start()
           actor.stop()
         }
         commit(purge.map((message_id) => ({ _tag: "MessageExpired", v: 1, message_id, at: now })), now)

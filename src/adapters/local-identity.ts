@@ -1,4 +1,4 @@
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect } from "effect"
 import { readFileSync } from "node:fs"
 import { ConfigError } from "../domain/errors.js"
 import { FALLBACK_IDENTITY, uriFromIdentity } from "../domain/identity-uri.js"
@@ -54,6 +54,4 @@ export const resolveIdentity = (env: NodeJS.ProcessEnv) =>
     return { uri: FALLBACK_IDENTITY, source: "default (no identity configured)" } satisfies Identity
   })
 
-export class LocalIdentity extends Context.Tag("skchat/LocalIdentity")<LocalIdentity, Identity>() {
-  static readonly layer = Layer.effect(LocalIdentity, resolveIdentity(process.env))
-}
+export class LocalIdentity extends Context.Tag("skchat/LocalIdentity")<LocalIdentity, Identity>() {}

@@ -29,6 +29,5 @@ export const pathsFromEnv = (env: NodeJS.ProcessEnv): Paths => {
 }
 
 export class SkchatPaths extends Context.Tag("skchat/SkchatPaths")<SkchatPaths, Paths>() {
-  static readonly fromEnv = (env: NodeJS.ProcessEnv = process.env) => Layer.sync(SkchatPaths, () => pathsFromEnv(env))
-  static readonly layer = SkchatPaths.fromEnv()
+  static readonly fromEnv = (env: NodeJS.ProcessEnv) => Layer.sync(SkchatPaths, () => pathsFromEnv(env))
 }

@@ -1,14 +1,11 @@
 import { Cause, Clock, Effect, Either, Exit, Layer, ManagedRuntime } from "effect"
 import { ChatSystem, type SendInput } from "../actors/chat-system.js"
-import { SkchatConfig } from "../adapters/config-file.js"
-import { LocalIdentity, resolveIdentity } from "../adapters/local-identity.js"
-import { SkchatPaths } from "../adapters/skchat-paths.js"
-import { SqliteDatabase } from "../adapters/sqlite-database.js"
 import { type ChatMessage, decodeChatMessage } from "../domain/chat-message.js"
 import { InvalidInput } from "../domain/errors.js"
 import { formatParseError } from "../domain/validation-message.js"
 import { ChatQueries } from "../projections/chat-queries.js"
 import type { MessageView, ThreadView } from "../projections/message-queries.js"
+import { storeLayers } from "./store-layers.js"
 
 /**
  * The library face of skchat, shaped like the Python `ChatHistory`: store a message, search, read a
@@ -66,15 +63,7 @@ export const historyLayer = (options: HistoryOptions = {}) => {
     ...(options.dataDir === undefined ? {} : { SKCHAT_HOME: options.dataDir }),
     ...(options.identity === undefined ? {} : { SKCHAT_IDENTITY: options.identity })
   }
-  const paths = SkchatPaths.fromEnv(env)
-  const identity = Layer.effect(LocalIdentity, resolveIdentity(env)).pipe(
-    Layer.provide(SkchatConfig.layer),
-    Layer.provide(paths)
-  )
-  const store = Layer.mergeAll(ChatSystem.Default, ChatQueries.layer).pipe(
-    Layer.provide(Layer.merge(SqliteDatabase.layer.pipe(Layer.provide(paths)), identity))
-  )
-  return ChatHistory.Default.pipe(Layer.provideMerge(store))
+  return ChatHistory.Default.pipe(Layer.provideMerge(storeLayers(env).store))
 }
 
 /** Promise API for plain JavaScript/TypeScript callers. Call `close()` when done. */
