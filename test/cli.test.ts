@@ -877,6 +877,16 @@ describe("TTL through the CLI", () => {
 })
 
 describe("NO_COLOR and terminal width", () => {
+  it("a narrow terminal leaves out the ID and THREAD columns before squeezing the message", async () => {
+    await sendId("capauth:lumina@skworld.io", "a message long enough to want most of a narrow terminal", "-t", "ops")
+    const narrow = await runCli(["history", "capauth:lumina@skworld.io"], t.env, { COLUMNS: "80" })
+    const [header] = narrow.stdout.split("\n")
+    expect(header).toMatch(/^TIME\s+WITH\s+STATUS\s+MESSAGE$/)
+    const wide = await runCli(["history", "capauth:lumina@skworld.io"], t.env, { COLUMNS: "220" })
+    expect(wide.stdout.split("\n")[0]).toMatch(/^TIME\s+WITH\s+STATUS\s+THREAD\s+ID\s+MESSAGE$/)
+    expect(wide.stdout).toContain("a message long enough to want most of a narrow terminal")
+  })
+
   const longText = "lorem ipsum dolor sit amet ".repeat(20).trim()
 
   it("no ANSI escapes anywhere in human output under NO_COLOR", async () => {

@@ -39,13 +39,36 @@ export interface Column<R> {
   readonly value: (row: R) => string
   /** The column that takes whatever width is left (the message text). */
   readonly flexible?: boolean
+  /** On a terminal too narrow for a readable text column, columns with this are left out, lowest first. */
+  readonly dropOrder?: number
+}
+
+/** The text column should keep at least this much before any other column is cut. */
+const READABLE_TEXT = 24
+
+const naturalWidth = <R>(c: Column<R>, rows: ReadonlyArray<R>) =>
+  Math.max([...c.header].length, ...rows.map((r) => [...flatten(c.value(r))].length))
+
+/** Leaves out droppable columns while the text column would be squeezed below READABLE_TEXT. */
+const fitColumns = <R>(all: ReadonlyArray<Column<R>>, rows: ReadonlyArray<R>, width: number) => {
+  let columns = all
+  const textRoom = () =>
+    width - columns.reduce((sum, c) => sum + (c.flexible ? 0 : naturalWidth(c, rows) + 2), 0)
+  const droppable = all.filter((c) => c.dropOrder !== undefined)
+    .sort((a, b) => a.dropOrder! - b.dropOrder!)
+  for (const c of droppable) {
+    if (textRoom() >= READABLE_TEXT) break
+    columns = columns.filter((x) => x !== c)
+  }
+  return columns
 }
 
 /** Narrowest a column is cut to: the text column keeps room to be read, the others a hint. */
 const MIN_FLEXIBLE = 12
 const MIN_FIXED = 4
 
-export const renderTable = <R>(style: Style, columns: ReadonlyArray<Column<R>>, rows: ReadonlyArray<R>): string => {
+export const renderTable = <R>(style: Style, all: ReadonlyArray<Column<R>>, rows: ReadonlyArray<R>): string => {
+  const columns = style.width === undefined ? all : fitColumns(all, rows, style.width)
   const cells = rows.map((r) => columns.map((c) => flatten(c.value(r))))
   const gap = 2
   const widths = columns.map((c, i) =>
@@ -83,8 +106,8 @@ export const messageColumns: ReadonlyArray<Column<MessageView>> = [
   { header: "TIME", value: (m) => shortTime(m.timestamp) },
   { header: "WITH", value: (m) => `${m.direction === "in" ? "←" : "→"} ${m.peer}` },
   { header: "STATUS", value: (m) => m.delivery_status + (m.expires_at === null ? "" : " ⏱") },
-  { header: "THREAD", value: (m) => m.thread_id ?? "" },
-  { header: "ID", value: (m) => m.id },
+  { header: "THREAD", value: (m) => m.thread_id ?? "", dropOrder: 2 },
+  { header: "ID", value: (m) => m.id, dropOrder: 1 },
   { header: "MESSAGE", value: (m) => m.content, flexible: true }
 ]
 
