@@ -60,7 +60,10 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
     const vault = makeContentVault(db)
     const projector = makeProjector(db, { openBody: vault.open })
     const threadExists = db.prepare("SELECT 1 FROM threads WHERE id = ?").pluck()
-    const knownMessage = db.prepare("SELECT 1 FROM events WHERE message_id = ?").pluck()
+    // One query per batch: which of these message ids the log already holds.
+    const knownAmong = db.prepare(
+      "SELECT message_id FROM events WHERE message_id IN (SELECT value FROM json_each(?))"
+    ).pluck()
     const dueForExpiry = db.prepare(`SELECT e.message_id AS id, m.expires_at AS deadline
       FROM messages m JOIN events e ON e.seq = m.rowid
       WHERE m.expires_at IS NOT NULL AND m.expires_at <= ? ORDER BY m.expires_at`)
@@ -132,15 +135,16 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       const now = yield* Clock.currentTimeMillis
       return yield* write("cannot store messages", () => {
         const events: Array<ChatEvent> = []
-        const seen = new Set<string>()
+        const seen = new Set<string>(knownAmong.all(JSON.stringify(messages.map((m) => m.id))) as Array<string>)
+        const known = seen.size
         const creating = new Set<string>()
         for (const m of messages) {
-          if (seen.has(m.id) || knownMessage.get(m.id) !== undefined) continue
+          if (seen.has(m.id)) continue
           seen.add(m.id)
           events.push(...eventsFor(m, directionOf(m), options.verified ?? false, now, creating))
         }
         commit(events, now)
-        return seen.size
+        return seen.size - known
       })
     })
 
