@@ -1,3 +1,4 @@
+import type { MessageView, ThreadView } from "../src/projections/message-queries.js"
 import Database from "better-sqlite3"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { existsSync } from "node:fs"
@@ -27,27 +28,10 @@ const WIRE_FIELDS = [
   "delivery_status"
 ] as const
 
-interface MessageJson {
-  readonly id: string
-  readonly sender: string
-  readonly recipient: string
-  readonly content: string
-  readonly content_type: string
-  readonly timestamp: string
-  readonly thread_id: string | null
-  readonly reply_to_id: string | null
-  readonly ttl: number | null
-  readonly delivery_status: string
-  readonly direction: "in" | "out"
-}
+/** What `--json` prints for a message: the library's own view type (the CLI prints exactly that). */
+type MessageJson = MessageView
 
-interface ThreadJson {
-  readonly id: string
-  readonly title: string
-  readonly participants: ReadonlyArray<string>
-  readonly message_count: number
-  readonly last_activity: string
-}
+type ThreadJson = ThreadView
 
 let t: TempHome
 
