@@ -15,6 +15,7 @@ import type { ChatEvent } from "../src/domain/chat-event.js"
 import { type ChatMessage, decodeChatMessage } from "../src/domain/chat-message.js"
 import { historyLayer } from "../src/entrypoints/chat-history.js"
 import { ChatQueries } from "../src/projections/chat-queries.js"
+import { BULK_LOADED_TYPES } from "../src/projections/projection.js"
 import { makeProjector } from "../src/projections/projector.js"
 import { filesContaining, filesUnder, makeTempHome, storeFile, type TempHome, withDatabase } from "./support/temp-home.js"
 
@@ -226,5 +227,42 @@ describe("bulk appends", () => {
       expect(seqs).toEqual(batch.map((m, i) => [i + 1, m.id]))
       const queries = yield* ChatQueries
       expect(queries.search(START + 1, "bulk", 1000)).toHaveLength(batch.length)
+    }).pipe(Effect.provide(layer())))
+})
+
+describe("the search index is the same whether a rebuild builds it in line or on another core", () => {
+  it.effect("both ways give the live results and a sound index", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(START)
+      const chat = yield* ChatSystem
+      yield* chat.send({ recipient: BOB, content: "alpha sealed note", ttl: 3600 })
+      yield* chat.send({ recipient: BOB, content: "alpha beta plain note", threadId: "t1" })
+      yield* chat.send({ recipient: CAROL, content: "gone gamma note", ttl: 5 })
+      yield* chat.recordAll([wire({ id: "in-a", content: "beta from bob" }), wire({ id: "in-b", content: "gamma delta" })])
+      yield* TestClock.adjust("10 seconds")
+      expect(yield* chat.expireDue()).toBe(1)
+
+      const words = ["alpha", "beta", "gamma", "delta", "note", "sealed", "gone"]
+      const queries = yield* ChatQueries
+      const now = START + 11_000
+      const search = () => Object.fromEntries(words.map((w) => [w, queries.search(now, w, 50).map((m) => m.id)]))
+      const live = search()
+      expect(live["gone"]).toEqual([])
+      expect(live["sealed"]).toHaveLength(1)
+
+      for (const searchInBackground of [false, true]) {
+        withRaw((db) => {
+          const vault = makeContentVault(db)
+          const log = makeEventLog(db)
+          const projector = makeProjector(db, { openBody: vault.open })
+          db.transaction(() =>
+            projector.rebuild(log.readExcept(BULK_LOADED_TYPES), log.head().seq, { openBody: vault.snapshotOpen() }, {
+              searchInBackground
+            })
+          ).immediate()
+          db.prepare("INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')").run()
+        })
+        expect(search()).toEqual(live)
+      }
     }).pipe(Effect.provide(layer())))
 })

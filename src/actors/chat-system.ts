@@ -1,4 +1,5 @@
 import { Clock, Effect, Either } from "effect"
+import { availableParallelism } from "node:os"
 import { createActor } from "xstate"
 import { ActorInspector } from "../adapters/actor-inspector.js"
 import { type ContentVault, makeContentVault } from "../adapters/content-vault.js"
@@ -180,7 +181,9 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
     const rebuild = Effect.fn("ChatSystem.rebuild")(function*() {
       return yield* write("cannot rebuild projections", () => {
         const { seq } = log.head()
-        projector.rebuild(log.readExcept(BULK_LOADED_TYPES), seq, { openBody: vault.snapshotOpen() })
+        projector.rebuild(log.readExcept(BULK_LOADED_TYPES), seq, { openBody: vault.snapshotOpen() }, {
+          searchInBackground: availableParallelism() > 1
+        })
         return seq
       })
     })

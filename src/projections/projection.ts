@@ -22,10 +22,15 @@ export const BULK_LOADED_TYPES: ReadonlyArray<string> = ["MessageComposed", "Mes
  */
 export interface ProjectionFold {
   /** Called first in a rebuild, inside its transaction, before anything is emptied. */
-  readonly beginRebuild?: () => void
+  readonly beginRebuild?: (options: RebuildOptions) => void
   readonly apply: (logged: LoggedEvent) => void
   readonly bulkLoad?: () => void
   readonly finishRebuild?: () => void
+}
+
+export interface RebuildOptions {
+  /** Build the search index on another core meanwhile (pointless, and so off, on a single core). */
+  readonly searchInBackground: boolean
 }
 
 export interface Projection {

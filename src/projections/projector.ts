@@ -1,7 +1,7 @@
 import type { LoggedEvent } from "../domain/chat-event.js"
 import type { Db } from "../adapters/sqlite-database.js"
 import { messageProjection } from "./message-projection.js"
-import type { Projection, ProjectionContext, ProjectionFold } from "./projection.js"
+import type { Projection, ProjectionContext, ProjectionFold, RebuildOptions } from "./projection.js"
 import { searchProjection } from "./search-projection.js"
 import { threadProjection } from "./thread-projection.js"
 
@@ -22,7 +22,12 @@ export interface Projector {
    * Empties every projection and refolds the whole log: the bulk-loaded types set-wise, then `others`
    * (every other event, in log order) one by one. Runs in one write transaction; returns the last seq.
    */
-  readonly rebuild: (others: Iterable<LoggedEvent>, lastSeq: number, ctx: ProjectionContext) => void
+  readonly rebuild: (
+    others: Iterable<LoggedEvent>,
+    lastSeq: number,
+    ctx: ProjectionContext,
+    options: RebuildOptions
+  ) => void
   /** Last seq each projection has applied. */
   readonly checkpoints: () => ReadonlyArray<{ readonly name: string; readonly seq: number }>
 }
@@ -48,7 +53,7 @@ export const makeProjector = (db: Db, ctx: ProjectionContext): Projector => {
       for (const e of logged) fold(live, e)
       checkpointAll(logged[logged.length - 1]!.seq)
     },
-    rebuild: (others, lastSeq, rebuildCtx) => {
+    rebuild: (others, lastSeq, rebuildCtx, options) => {
       const tables = projections.flatMap((p) => p.tables)
       // Secondary indexes are dropped and built again at the end: sorting once is far cheaper than
       // growing every B-tree row by row.
@@ -59,7 +64,7 @@ export const makeProjector = (db: Db, ctx: ProjectionContext): Projector => {
       // secure_delete stays on: the rows emptied here include the plaintext of live TTL messages, and a
       // copy left in a freed page would outlive the message's expiry.
       const folds = new Map(projections.map((p) => [p, p.make(db, rebuildCtx, "rebuild")] as const))
-      for (const f of folds.values()) f.beginRebuild?.()
+      for (const f of folds.values()) f.beginRebuild?.(options)
       for (const { name } of indexes) db.prepare(`DROP INDEX ${name}`).run()
       for (const table of tables) db.prepare(`DELETE FROM ${table}`).run()
       // Message rows go in without their indexes; the indexes are built before the thread load,

@@ -17,8 +17,8 @@ export const searchProjection: Projection = {
     let background: SearchIndexBuild | undefined
     return {
       // The index of a rebuild is built on another core meanwhile (search-index-builder.ts).
-      beginRebuild: () => {
-        background = startSearchIndexBuild(db)
+      beginRebuild: ({ searchInBackground }) => {
+        if (searchInBackground) background = startSearchIndexBuild(db)
       },
       apply: ({ event, seq }) => {
         // A rebuild indexes the surviving rows in one pass at the end instead.
