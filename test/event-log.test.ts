@@ -1,32 +1,29 @@
-import Database from "better-sqlite3"
+import { useTempStore } from "./support/temp-store.js"
 import { Effect, Either } from "effect"
-import { join } from "node:path"
-import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { describe, expect, it } from "vitest"
 import { ChatSystem } from "../src/actors/chat-system.js"
 import { chainHash, GENESIS_HASH, makeEventLog } from "../src/adapters/event-log.js"
 import { SqliteDatabase } from "../src/adapters/sqlite-database.js"
 import { type ChatMessage, decodeChatMessage } from "../src/domain/chat-message.js"
 import { LogDamaged } from "../src/domain/errors.js"
-import { historyLayer } from "../src/entrypoints/chat-history.js"
-import { makeTempHome, type TempHome, withDatabase } from "./support/temp-home.js"
 
 const ME = "capauth:me@skworld.io"
 const BOB = "capauth:bob@skworld.io"
 
-let temp: TempHome
-let dbFile: string
-
-beforeEach(() => {
-  temp = makeTempHome()
-  dbFile = join(temp.dataDir, "memory", "skchat.db")
-})
-afterEach(() => temp.remove())
+const store = useTempStore(ME)
+const { withRaw } = store
 
 /** Runs `effect` against a ChatSystem over the temp store; the store is closed again afterwards. */
 const withChat = <A, E>(effect: Effect.Effect<A, E, ChatSystem>): Promise<A> =>
-  Effect.runPromise(effect.pipe(Effect.provide(historyLayer({ home: temp.home, dataDir: temp.dataDir, identity: ME }))))
+  Effect.runPromise(effect.pipe(Effect.provide(store.layer())))
 
-const withRaw = <A>(f: (db: Database.Database) => A): A => withDatabase(dbFile, f)
+
+/** Damages the log the way only someone with the file could: triggers dropped, then a raw statement. */
+const tamper = (...statements: ReadonlyArray<string>) =>
+  withRaw((db) => {
+    db.exec("DROP TRIGGER IF EXISTS events_no_update; DROP TRIGGER IF EXISTS events_no_delete")
+    for (const sql of statements) db.prepare(sql).run()
+  })
 
 const wire = (id: string, content: string): ChatMessage => {
   const decoded = decodeChatMessage({
@@ -151,7 +148,7 @@ describe("hash-chain verification", () => {
   it("passes on an intact log, through ChatSystem and the event log alike", async () => {
     await storeSome()
     await expect(withChat(Effect.flatMap(ChatSystem, (chat) => chat.verify()))).resolves.toBe(5)
-    const direct = await Effect.runPromise(Effect.scoped(Effect.map(SqliteDatabase.open(dbFile), ({ db }) =>
+    const direct = await Effect.runPromise(Effect.scoped(Effect.map(SqliteDatabase.open(store.dbFile()), ({ db }) =>
       makeEventLog(db).verify()
     )))
     expect(direct).toEqual({ ok: true, events: 5 })
@@ -201,19 +198,13 @@ describe("hash-chain verification", () => {
 
   it("catches an edited recorded_at or type, not only the data", async () => {
     await storeSome()
-    withRaw((db) => {
-      db.exec("DROP TRIGGER events_no_update")
-      db.prepare("UPDATE events SET recorded_at = recorded_at + 1 WHERE seq = 4").run()
-    })
+    tamper("UPDATE events SET recorded_at = recorded_at + 1 WHERE seq = 4")
     expect(((await verifyError()) as LogDamaged).seq).toBe(4)
   })
 
   it("catches a truncated log, naming the first missing event", async () => {
     await storeSome()
-    withRaw((db) => {
-      db.exec("DROP TRIGGER events_no_delete")
-      db.prepare("DELETE FROM events WHERE seq = 5").run()
-    })
+    tamper("DELETE FROM events WHERE seq = 5")
     const error = await verifyError()
     expect(error).toBeInstanceOf(LogDamaged)
     expect((error as LogDamaged).seq).toBe(5)
@@ -222,10 +213,7 @@ describe("hash-chain verification", () => {
 
   it("catches a log cut by several events", async () => {
     await storeSome()
-    withRaw((db) => {
-      db.exec("DROP TRIGGER events_no_delete")
-      db.prepare("DELETE FROM events WHERE seq >= 4").run()
-    })
+    tamper("DELETE FROM events WHERE seq >= 4")
     expect(((await verifyError()) as LogDamaged).seq).toBe(4)
   })
 
@@ -246,10 +234,7 @@ describe("hash-chain verification", () => {
 
   it("catches a gap in the middle of the log", async () => {
     await storeSome()
-    withRaw((db) => {
-      db.exec("DROP TRIGGER events_no_delete")
-      db.prepare("DELETE FROM events WHERE seq = 2").run()
-    })
+    tamper("DELETE FROM events WHERE seq = 2")
     const error = await verifyError()
     expect(error).toBeInstanceOf(LogDamaged)
     expect((error as LogDamaged).seq).toBe(2)

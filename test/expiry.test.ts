@@ -1,14 +1,14 @@
+import { useTempStore } from "./support/temp-store.js"
 import { expect, it } from "@effect/vitest"
-import Database from "better-sqlite3"
 import { Effect, TestClock } from "effect"
 import { join } from "node:path"
-import { afterEach, beforeEach, describe } from "vitest"
+import { describe } from "vitest"
 import { createActor, SimulatedClock } from "xstate"
 import { ChatSystem } from "../src/actors/chat-system.js"
 import { expiryMachine } from "../src/actors/expiry-machine.js"
-import { ChatHistory, historyLayer } from "../src/entrypoints/chat-history.js"
+import { ChatHistory } from "../src/entrypoints/chat-history.js"
 import { ChatQueries } from "../src/projections/chat-queries.js"
-import { filesContaining, makeTempHome, type TempHome, withDatabase } from "./support/temp-home.js"
+import { filesContaining } from "./support/temp-home.js"
 
 /** Message rows (projection) of the given message ids. */
 const ROWS_WITH_IDS =
@@ -23,18 +23,10 @@ const SECRET = "zanzibarquokka"
 const SECRET_IN = "marmalodeon"
 const KEPT = "platypusfjord"
 
-let temp: TempHome
-let dbFile: string
+const store = useTempStore(ME)
 
-beforeEach(() => {
-  temp = makeTempHome()
-  dbFile = join(temp.dataDir, "memory", "skchat.db")
-})
-afterEach(() => temp.remove())
+const { layer, withRaw } = store
 
-const layer = () => historyLayer({ home: temp.home, dataDir: temp.dataDir, identity: ME })
-
-const withRaw = <A>(f: (db: Database.Database) => A): A => withDatabase(dbFile, f)
 
 /** Terms the full-text index still holds, read through a temporary fts5vocab table (nothing written to the file). */
 const indexedTerms = () =>
@@ -134,8 +126,8 @@ describe("TTL expiry under the test clock", () => {
         const chat = yield* ChatSystem
 
         // Before expiry the text is really on disk, so the scan below can find it.
-        expect(filesContaining(temp.dataDir, SECRET)).not.toEqual([])
-        expect(filesContaining(temp.dataDir, KEPT)).not.toEqual([])
+        expect(filesContaining(store.temp().dataDir, SECRET)).not.toEqual([])
+        expect(filesContaining(store.temp().dataDir, KEPT)).not.toEqual([])
         // The log itself only ever held ciphertext for TTL messages.
         const logData = withRaw((db) => db.prepare("SELECT data FROM events").pluck().all() as Array<string>).join()
         expect(logData).not.toContain(SECRET)
@@ -169,17 +161,17 @@ describe("TTL expiry under the test clock", () => {
         expect(indexedTerms()).toContain(KEPT)
 
         // With the store still open (the sweep checkpoints the WAL).
-        expect(filesContaining(temp.dataDir, SECRET)).toEqual([])
-        expect(filesContaining(temp.dataDir, SECRET_IN)).toEqual([])
-        expect(filesContaining(temp.dataDir, KEPT)).not.toEqual([])
+        expect(filesContaining(store.temp().dataDir, SECRET)).toEqual([])
+        expect(filesContaining(store.temp().dataDir, SECRET_IN)).toEqual([])
+        expect(filesContaining(store.temp().dataDir, KEPT)).not.toEqual([])
         expect(yield* chat.verify()).toBe(chat.head().seq)
         return stored
       }).pipe(Effect.provide(layer())))
 
       // And after the store has been closed.
-      expect(filesContaining(temp.dataDir, SECRET)).toEqual([])
-      expect(filesContaining(temp.dataDir, SECRET_IN)).toEqual([])
-      expect(filesContaining(temp.dataDir, KEPT)).not.toEqual([])
+      expect(filesContaining(store.temp().dataDir, SECRET)).toEqual([])
+      expect(filesContaining(store.temp().dataDir, SECRET_IN)).toEqual([])
+      expect(filesContaining(store.temp().dataDir, KEPT)).not.toEqual([])
 
       // Reopened later: still gone, and a redelivery of the same message does not resurrect it.
       yield* Effect.gen(function*() {
@@ -199,8 +191,8 @@ describe("TTL expiry under the test clock", () => {
         expect(yield* history.get(incomingId)).toBeUndefined()
         expect(yield* history.search(SECRET_IN)).toEqual([])
       }).pipe(Effect.provide(layer()))
-      expect(filesContaining(temp.dataDir, SECRET)).toEqual([])
-      expect(filesContaining(temp.dataDir, SECRET_IN)).toEqual([])
+      expect(filesContaining(store.temp().dataDir, SECRET)).toEqual([])
+      expect(filesContaining(store.temp().dataDir, SECRET_IN)).toEqual([])
     }))
 
   it.effect("a TTL message already past its deadline when it arrives is never shown and is purged", () =>
@@ -221,7 +213,7 @@ describe("TTL expiry under the test clock", () => {
       expect(yield* history.search(old)).toEqual([])
       expect(withRaw((db) => db.prepare("SELECT count(*) FROM events WHERE type = 'MessageExpired'").pluck().get()))
         .toBe(1)
-      expect(filesContaining(temp.dataDir, old)).toEqual([])
+      expect(filesContaining(store.temp().dataDir, old)).toEqual([])
     }).pipe(Effect.provide(layer())))
 
   it.effect("expiry keeps thread counts in step with what is shown", () =>

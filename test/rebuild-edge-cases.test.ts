@@ -3,36 +3,29 @@
  * of events where the two could disagree if the set-wise SQL drifted from the fold. Each case builds a
  * store live, rebuilds it, and expects every projection row and every search result unchanged.
  */
+import { useTempStore } from "./support/temp-store.js"
 import { expect, it } from "@effect/vitest"
-import Database from "better-sqlite3"
 import { Effect, Either, TestClock } from "effect"
 import { writeFileSync } from "node:fs"
-import { afterEach, beforeEach, describe } from "vitest"
+import { describe } from "vitest"
 import { ChatSystem } from "../src/actors/chat-system.js"
 import { makeContentVault } from "../src/adapters/content-vault.js"
 import { makeEventLog } from "../src/adapters/event-log.js"
 import type { ChatEvent } from "../src/domain/chat-event.js"
 import { type ChatMessage, decodeChatMessage } from "../src/domain/chat-message.js"
-import { historyLayer } from "../src/entrypoints/chat-history.js"
 import { ChatQueries } from "../src/projections/chat-queries.js"
 import { BULK_LOADED_TYPES } from "../src/projections/projection.js"
 import { makeProjector } from "../src/projections/projector.js"
-import { filesContaining, filesUnder, makeTempHome, storeFile, type TempHome, withDatabase } from "./support/temp-home.js"
+import { filesContaining, filesUnder, storeFile } from "./support/temp-home.js"
 
 const ME = "capauth:me@skworld.io"
 const BOB = "capauth:bob@skworld.io"
 const CAROL = "capauth:carol@skworld.io"
 const START = Date.parse("2026-11-24T00:00:00Z")
 
-let temp: TempHome
-beforeEach(() => {
-  temp = makeTempHome()
-})
-afterEach(() => temp.remove())
+const store = useTempStore(ME)
 
-const layer = () => historyLayer({ home: temp.home, dataDir: temp.dataDir, identity: ME })
-
-const withRaw = <A>(f: (db: Database.Database) => A): A => withDatabase(storeFile(temp.dataDir), f)
+const { layer, withRaw } = store
 
 const dump = () =>
   withRaw((db) => ({
@@ -192,7 +185,7 @@ describe("the search index after a rebuild", () => {
       yield* chat.send({ recipient: BOB, content: "wombatphrase that stays" })
       yield* chat.recordAll([wire({ id: "in-keep", content: "numbatphrase from bob" })])
       // What a rebuild that died midway would have left behind.
-      writeFileSync(`${storeFile(temp.dataDir)}.search-build-99999`, "stale scratch index")
+      writeFileSync(`${storeFile(store.temp().dataDir)}.search-build-99999`, "stale scratch index")
       yield* chat.rebuild()
 
       withRaw((db) => {
@@ -205,13 +198,13 @@ describe("the search index after a rebuild", () => {
         expect(queries.search(START + 1000, word, 10)).toHaveLength(1)
       }
       // No scratch file is left behind.
-      expect(filesUnder(temp.dataDir).filter((f) => f.includes("search-build"))).toEqual([])
+      expect(filesUnder(store.temp().dataDir).filter((f) => f.includes("search-build"))).toEqual([])
 
       yield* TestClock.adjust("61 seconds")
       expect(yield* chat.expireDue()).toBe(1)
       expect(queries.search(START + 62_000, "quokkaphrase", 10)).toHaveLength(0)
-      expect(filesContaining(temp.dataDir, "quokkaphrase")).toEqual([])
-      expect(filesContaining(temp.dataDir, "wombatphrase")).not.toEqual([])
+      expect(filesContaining(store.temp().dataDir, "quokkaphrase")).toEqual([])
+      expect(filesContaining(store.temp().dataDir, "wombatphrase")).not.toEqual([])
     }).pipe(Effect.provide(layer())))
 })
 

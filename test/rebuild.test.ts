@@ -1,17 +1,14 @@
+import { useTempStore } from "./support/temp-store.js"
 import { expect, it } from "@effect/vitest"
-import Database from "better-sqlite3"
 import { Effect, Either, TestClock } from "effect"
-import { join } from "node:path"
-import { afterEach, beforeEach, describe } from "vitest"
+import { describe } from "vitest"
 import { ChatSystem } from "../src/actors/chat-system.js"
 import { makeContentVault } from "../src/adapters/content-vault.js"
 import { chainHash, makeEventLog } from "../src/adapters/event-log.js"
 import type { ChatEvent } from "../src/domain/chat-event.js"
 import { type ChatMessage, decodeChatMessage } from "../src/domain/chat-message.js"
-import { historyLayer } from "../src/entrypoints/chat-history.js"
 import { ChatQueries } from "../src/projections/chat-queries.js"
 import { makeProjector } from "../src/projections/projector.js"
-import { makeTempHome, type TempHome, withDatabase } from "./support/temp-home.js"
 
 const ME = "capauth:me@skworld.io"
 const BOB = "capauth:bob@skworld.io"
@@ -22,18 +19,10 @@ const START = Date.parse("2026-11-24T00:00:00Z")
 const PROJECTION_TABLES = ["messages", "threads", "thread_participants", "projection_checkpoints"]
 const SEARCH_WORDS = ["hello", "ephemeral", "lasting", "vanishing", "kick*", "deploy", "report", "status", "nothinghere"]
 
-let temp: TempHome
-let dbFile: string
+const store = useTempStore(ME)
 
-beforeEach(() => {
-  temp = makeTempHome()
-  dbFile = join(temp.dataDir, "memory", "skchat.db")
-})
-afterEach(() => temp.remove())
+const { layer, withRaw } = store
 
-const layer = () => historyLayer({ home: temp.home, dataDir: temp.dataDir, identity: ME })
-
-const withRaw = <A>(f: (db: Database.Database) => A): A => withDatabase(dbFile, f)
 
 /** Every row of each table; message rows also carry their message id (from their event) to name them. */
 const dumpTables = (tables: ReadonlyArray<string>) =>
