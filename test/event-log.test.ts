@@ -18,6 +18,14 @@ const withChat = <A, E>(effect: Effect.Effect<A, E, ChatSystem>): Promise<A> =>
   Effect.runPromise(effect.pipe(Effect.provide(store.layer())))
 
 
+/** Verification fails with LogDamaged naming `seq`; returns the error for further checks. */
+const expectDamageAt = async (seq: number): Promise<LogDamaged> => {
+  const error = await verifyError()
+  expect(error).toBeInstanceOf(LogDamaged)
+  expect((error as LogDamaged).seq).toBe(seq)
+  return error as LogDamaged
+}
+
 /** Damages the log the way only someone with the file could: triggers dropped, then a raw statement. */
 const tamper = (...statements: ReadonlyArray<string>) =>
   withRaw((db) => {
@@ -138,9 +146,7 @@ describe("the database itself keeps the log append-only", () => {
         "INSERT INTO events (seq, id, type, v, recorded_at, data, hash) VALUES (?, 'forged', 'MessageRead', 1, 0, ?, ?)"
       ).run(head.seq + 1, JSON.stringify({ message_id: "x", at: 0 }), "f".repeat(64))
     )
-    const error = await verifyError()
-    expect(error).toBeInstanceOf(LogDamaged)
-    expect((error as LogDamaged).seq).toBe(6)
+    const error = await expectDamageAt(6)
   })
 })
 
@@ -166,9 +172,7 @@ describe("hash-chain verification", () => {
         .run()
       expect(changed.changes).toBe(1)
     })
-    const error = await verifyError()
-    expect(error).toBeInstanceOf(LogDamaged)
-    expect((error as LogDamaged).seq).toBe(2)
+    const error = await expectDamageAt(2)
     expect(error.message).toContain("sequence 2")
     const direct = withRaw((db) => makeEventLog(db).verify())
     expect(direct).toMatchObject({ ok: false, seq: 2 })
@@ -191,9 +195,7 @@ describe("hash-chain verification", () => {
       const hash = chainHash(prevHash, row.seq, row.id, row.type, row.v, row.recorded_at, data)
       db.prepare("UPDATE events SET data = ?, hash = ? WHERE seq = 2").run(data, hash)
     })
-    const error = await verifyError()
-    expect(error).toBeInstanceOf(LogDamaged)
-    expect((error as LogDamaged).seq).toBe(3)
+    const error = await expectDamageAt(3)
   })
 
   it("catches an edited recorded_at or type, not only the data", async () => {
@@ -205,10 +207,8 @@ describe("hash-chain verification", () => {
   it("catches a truncated log, naming the first missing event", async () => {
     await storeSome()
     tamper("DELETE FROM events WHERE seq = 5")
-    const error = await verifyError()
-    expect(error).toBeInstanceOf(LogDamaged)
-    expect((error as LogDamaged).seq).toBe(5)
-    expect((error as LogDamaged).reason).toMatch(/truncated/)
+    const error = await expectDamageAt(5)
+    expect(error.reason).toMatch(/truncated/)
   })
 
   it("catches a log cut by several events", async () => {
@@ -227,18 +227,14 @@ describe("hash-chain verification", () => {
       expect(makeEventLog(db).verify()).toEqual({ ok: true, events: 4 })
     })
     // ...but the store as a whole does not.
-    const error = await verifyError()
-    expect(error).toBeInstanceOf(LogDamaged)
-    expect((error as LogDamaged).seq).toBe(5)
+    const error = await expectDamageAt(5)
   })
 
   it("catches a gap in the middle of the log", async () => {
     await storeSome()
     tamper("DELETE FROM events WHERE seq = 2")
-    const error = await verifyError()
-    expect(error).toBeInstanceOf(LogDamaged)
-    expect((error as LogDamaged).seq).toBe(2)
-    expect((error as LogDamaged).reason).toMatch(/missing/)
+    const error = await expectDamageAt(2)
+    expect(error.reason).toMatch(/missing/)
   })
 
   it("catches a head that was moved back without deleting anything", async () => {
