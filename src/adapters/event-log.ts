@@ -80,11 +80,9 @@ export interface EventLog {
   /** Appends in order and returns what was logged. Must run inside a write transaction. */
   readonly append: (events: ReadonlyArray<ChatEvent>, recordedAt: number) => ReadonlyArray<LoggedEvent>
   /**
-   * Every event after `afterSeq`, in order, read a page at a time: never the whole log in memory, and
-   * no open cursor, so the caller may write to the same connection between events.
+   * Every event whose type is not in `types`, in order (for the bulk types, through `events_folded`),
+   * read a page at a time: no cursor stays open, so the caller may write between events.
    */
-  readonly readAfter: (afterSeq: number) => IterableIterator<LoggedEvent>
-  /** Every event whose type is not in `types`, in order (for the bulk types, through `events_folded`). */
   readonly readExcept: (types: ReadonlyArray<string>) => IterableIterator<LoggedEvent>
   readonly head: () => { readonly seq: number; readonly hash: string }
   /** Walks the whole chain; the first broken link is named by its sequence number. */
@@ -95,9 +93,6 @@ export const makeEventLog = (db: Db): EventLog => {
   const insert = makeBatchInsert(db, "events (seq, id, type, v, recorded_at, data, hash)", 7)
   const selectHead = db.prepare("SELECT seq, hash FROM log_head WHERE one = 1")
   const updateHead = db.prepare("UPDATE log_head SET seq = ?, hash = ? WHERE one = 1")
-  const selectAfter = db.prepare(
-    "SELECT seq, id, type, v, recorded_at, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
-  )
   const selectSeqs = db.prepare(
     "SELECT seq, id, type, v, recorded_at, data FROM events WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq"
   )
@@ -122,15 +117,6 @@ export const makeEventLog = (db: Db): EventLog => {
       insert.flush()
       if (logged.length > 0) updateHead.run(seq, prev)
       return logged
-    },
-    readAfter: function*(afterSeq) {
-      let from = afterSeq
-      for (;;) {
-        const page = selectAfter.all(from, READ_PAGE) as Array<EventRow>
-        for (const row of page) yield eventFromRow(row)
-        if (page.length < READ_PAGE) return
-        from = page[page.length - 1]!.seq
-      }
     },
     readExcept: function*(types) {
       // Literal type names (never user input): a bound parameter would keep SQLite from proving that

@@ -23,6 +23,3 @@ export const ContentType = Schema.transform(
   Schema.String,
   { strict: true, decode: normalizeContentType, encode: (s) => s }
 ).annotations({ identifier: "ContentType" })
-
-/** What the CLI's `--content-type` accepts. */
-export const CliContentType = Schema.Literal("plain", "markdown")

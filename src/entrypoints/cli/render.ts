@@ -23,7 +23,6 @@ export const colorEnabled = (stream: NodeJS.WriteStream, env: NodeJS.ProcessEnv)
 
 const paint = (style: Style, code: string, text: string) => (style.color ? `\x1b[${code}m${text}\x1b[0m` : text)
 export const bold = (style: Style, text: string) => paint(style, "1", text)
-export const dim = (style: Style, text: string) => paint(style, "2", text)
 
 /** One visual line: newlines and tabs would break the table. */
 const flatten = (s: string) => s.replace(/[\r\n\t]+/g, " ")
