@@ -2,7 +2,7 @@
 // then warms the code cache by running the CLI once against a throw-away store.
 import { build } from "esbuild"
 import { execFileSync } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -24,6 +24,14 @@ await build({
   external: ["better-sqlite3"],
   // CommonJS has no import.meta; the code that needs a module URL falls back to __filename.
   define: { "import.meta.url": "undefined" },
+  // OpenPGP.js's own CommonJS build: its ES build needs import.meta.url. It is imported dynamically,
+  // so it is bundled (and in the code cache) but only initialised by the commands that sign or decrypt.
+  plugins: [{
+    name: "openpgp-cjs",
+    setup: (b) => b.onResolve({ filter: /^openpgp$/ }, () => ({
+      path: join(root, "node_modules/openpgp/dist/node/openpgp.min.cjs")
+    }))
+  }],
   logLevel: "warning"
 })
 
@@ -41,9 +49,16 @@ await build({
 const scratch = mkdtempSync(join(tmpdir(), "skchat-build-"))
 try {
   const env = { ...process.env, HOME: scratch, SKCHAT_HOME: join(scratch, ".skchat"), NO_COLOR: "1" }
-  for (const args of [["inbox"], ["send", "capauth:warmup@localhost", "warm-up"], ["search", "warm"]]) {
-    execFileSync(process.execPath, [join(root, "bin/skchat.cjs"), ...args], { env, stdio: "ignore" })
-  }
+  const run = (...args) =>
+    execFileSync(process.execPath, [join(root, "bin/skchat.cjs"), ...args], { env, stdio: ["ignore", "pipe", "ignore"] })
+  // Every path worth caching: start-up, key generation, sealing (OpenPGP.js), reads and search.
+  run("inbox")
+  run("init", "--name", "warmup")
+  const keyFile = join(scratch, "warmup.asc")
+  writeFileSync(keyFile, run("identity", "export"))
+  run("peers", "add", "echo", "--key", keyFile, "--uri", "capauth:echo@localhost")
+  run("send", "echo", "warm-up")
+  run("search", "warm")
 } finally {
   rmSync(scratch, { recursive: true, force: true })
 }

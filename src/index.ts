@@ -12,7 +12,22 @@ export { CapauthUri, isCapauthUri } from "./domain/identity-uri.js"
 export { MessageId, uuidv7 } from "./domain/message-id.js"
 export { Thread } from "./domain/thread.js"
 export { ChatEvent } from "./domain/chat-event.js"
-export { ConfigError, InvalidInput, LogDamaged, StoreError, UnknownRecipient } from "./domain/errors.js"
-export type { MessageView, ThreadView } from "./projections/message-queries.js"
-export { ChatSystem } from "./actors/chat-system.js"
+export {
+  ConfigError,
+  IdentityExists,
+  IdentityMissing,
+  InvalidInput,
+  KeyChanged,
+  LogDamaged,
+  MissingRecipientKey,
+  PassphraseRequired,
+  StoreError,
+  UnknownRecipient
+} from "./domain/errors.js"
+export { canonicalJson } from "./domain/canonical-json.js"
+export { Envelope } from "./domain/envelope.js"
+export { RejectionReason } from "./domain/envelope-rejection.js"
+export { Seal } from "./domain/sealed-message.js"
+export type { MessageView, RejectionView, ThreadView } from "./projections/message-queries.js"
+export { ChatSystem, type ReceiveOutcome, type SendResult } from "./actors/chat-system.js"
 export { ChatHistory, historyLayer, type HistoryOptions, openHistory } from "./entrypoints/chat-history.js"

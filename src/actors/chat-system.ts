@@ -1,15 +1,26 @@
 import { Clock, Effect, Either } from "effect"
+import { createHash } from "node:crypto"
 import { availableParallelism } from "node:os"
 import { createActor } from "xstate"
 import { ActorInspector } from "../adapters/actor-inspector.js"
+import { SkchatConfig } from "../adapters/config-file.js"
 import { type ContentVault, makeContentVault } from "../adapters/content-vault.js"
+import { openEnvelope, type Opened, type Refused, sealEnvelope } from "../adapters/envelope-codec.js"
 import { type ChainCheck, makeEventLog } from "../adapters/event-log.js"
+import { IdentityKeys } from "../adapters/identity-keys.js"
 import { LocalIdentity } from "../adapters/local-identity.js"
+import type { PeerKey } from "../adapters/openpgp-crypto.js"
+import { peerByUri, PeerRegistry } from "../adapters/peer-registry.js"
+import { keyOfPeer } from "../adapters/peer-keys.js"
+import { quarantine } from "../adapters/quarantine.js"
+import { SkchatPaths } from "../adapters/skchat-paths.js"
 import { SqliteDatabase, storeError } from "../adapters/sqlite-database.js"
 import type { ChatEvent } from "../domain/chat-event.js"
 import type { ChatMessage } from "../domain/chat-message.js"
 import { type ComposeInput, composeMessage } from "../domain/compose-message.js"
-import { InvalidInput, LogDamaged, type StoreError } from "../domain/errors.js"
+import { rejection } from "../domain/envelope-rejection.js"
+import { InvalidInput, KeyChanged, LogDamaged, MissingRecipientKey, type StoreError } from "../domain/errors.js"
+import { uuidv7 } from "../domain/message-id.js"
 import type { MessageRecord } from "../domain/message-record.js"
 import { timestampMillis } from "../domain/timestamp.js"
 import { BULK_LOADED_TYPES } from "../projections/projection.js"
@@ -17,13 +28,58 @@ import { makeProjector } from "../projections/projector.js"
 import { deliveryMachine } from "./delivery-machine.js"
 import { expiryMachine } from "./expiry-machine.js"
 
-export type SendInput = Omit<ComposeInput, "sender">
+export type SendInput = Omit<ComposeInput, "sender" | "encrypted"> & {
+  /** Send unencrypted on purpose (still signed); the message is marked so. Never the default. */
+  readonly plaintext?: boolean | undefined
+}
 
 export interface SendResult {
   readonly message: ChatMessage
   /** The delivery machine's state after the send: `pending` while no transport is configured. */
   readonly delivery: string
+  readonly envelopeId: string
+  /** The sealed envelope as a transport will carry it. */
+  readonly envelope: string
 }
+
+/** What became of one incoming envelope. */
+export type ReceiveOutcome =
+  | { readonly status: "accepted"; readonly message: ChatMessage; readonly verified: boolean }
+  | { readonly status: "duplicate"; readonly messageId: string }
+  | {
+    readonly status: "rejected"
+    readonly reason: Refused["reason"]
+    readonly detail: string
+    /** Where the raw envelope was quarantined (null when it was dropped: an expired TTL message). */
+    readonly file: string | null
+  }
+
+/** The log's record of a refused envelope: reason, what the header claimed, and where it was put. */
+const rejectedEvent = (
+  why: { readonly reason: Refused["reason"]; readonly detail: string },
+  claimedId: string | null,
+  claimedSender: string | null,
+  raw: Uint8Array,
+  file: string | null,
+  at: number
+): ChatEvent => ({
+  _tag: "EnvelopeRejected",
+  v: 1,
+  at,
+  reason: why.reason,
+  detail: why.detail,
+  claimed_id: claimedId,
+  claimed_sender: claimedSender,
+  sha256: createHash("sha256").update(raw).digest("hex"),
+  size: raw.byteLength,
+  file
+})
+
+/** Envelope size limit when config.yml sets none: far above any chat message, far below harm. */
+export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024
+
+const pinnedMismatch = (name: string, pinned: string, found: string) =>
+  new KeyChanged({ peer: name, pinned, found })
 
 /**
  * The log keeps TTL content sealed under a shreddable key; everything else as it is. Built field by
@@ -55,6 +111,10 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
     const { db } = yield* SqliteDatabase
     const identity = yield* LocalIdentity
     const { inspect } = yield* ActorInspector
+    const keys = yield* IdentityKeys
+    const registry = yield* PeerRegistry
+    const config = yield* SkchatConfig
+    const paths = yield* SkchatPaths
     // Actors report to the Stately inspector when a developer asked for it (SKCHAT_INSPECT).
     const watched = inspect === undefined ? {} : { inspect }
     const log = makeEventLog(db)
@@ -69,8 +129,24 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       FROM messages m JOIN events e ON e.seq = m.rowid
       WHERE m.expires_at IS NOT NULL AND m.expires_at <= ? ORDER BY m.expires_at`)
 
+    const selectPin = db.prepare("SELECT name, fingerprint FROM peer_keys WHERE uri = ?")
+    const envelopeSeen = db.prepare("SELECT 1 FROM events WHERE envelope_id = ?").pluck()
+    const messageKnown = db.prepare("SELECT 1 FROM events WHERE message_id = ?").pluck()
+    const insertOutbound = db.prepare(
+      "INSERT INTO outbound_envelopes (message_id, envelope_id, recipient, envelope) VALUES (?, ?, ?, ?)"
+    )
+    const deleteOutbound = db.prepare("DELETE FROM outbound_envelopes WHERE message_id = ?")
+    const selectOutbound = db.prepare("SELECT envelope FROM outbound_envelopes WHERE message_id = ?").pluck()
+
     const write = <A>(what: string, f: () => A): Effect.Effect<A, StoreError> =>
       Effect.try({ try: () => db.transaction(f).immediate(), catch: storeError(what) })
+
+    /** A write that may find a peer's key changed under the lock (another process pinned it meanwhile). */
+    const writePinned = <A>(what: string, f: () => A): Effect.Effect<A, StoreError | KeyChanged> =>
+      Effect.try({
+        try: () => db.transaction(f).immediate(),
+        catch: (e) => (e instanceof KeyChanged ? e : storeError(what)(e))
+      })
 
     const commit = (events: ReadonlyArray<ChatEvent>, now: number) => projector.apply(log.append(events, now))
 
@@ -79,7 +155,8 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
      * that `creating` (the threads this batch already creates) does not hold yet.
      */
     const eventsFor = (message: ChatMessage, direction: "in" | "out", verified: boolean, now: number,
-      creating: Set<string> = new Set()): Array<ChatEvent> => {
+      creating: Set<string> = new Set(), envelope: { id: string; signer: string | null } | undefined = undefined):
+      Array<ChatEvent> => {
       const events: Array<ChatEvent> = []
       if (
         direction === "out" && message.thread_id !== null && !creating.has(message.thread_id) &&
@@ -97,12 +174,65 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       }
       const record = toRecord(message, vault)
       const ts = timestampMillis(message.timestamp)
+      const sealed = envelope === undefined ? {} : { envelope_id: envelope.id }
       events.push(
         direction === "out"
-          ? { _tag: "MessageComposed", v: 1, message: record, ts }
-          : { _tag: "MessageReceived", v: 1, message: record, ts, verified }
+          ? { _tag: "MessageComposed", v: 1, message: record, ts, ...sealed }
+          : {
+            _tag: "MessageReceived",
+            v: 1,
+            message: record,
+            ts,
+            verified,
+            ...sealed,
+            ...(envelope?.signer ? { signer: envelope.signer } : {})
+          }
       )
       return events
+    }
+
+    /**
+     * The registered key of a peer URI, checked against the key pinned for it. `pin` is the PeerAdded
+     * event to record when this is the first use of that key (trust on first use), else undefined.
+     */
+    interface CheckedKey {
+      readonly key: PeerKey
+      readonly pin: ChatEvent | undefined
+    }
+    const peerKeyFor = (uri: string, now: number): Effect.Effect<
+      { readonly found: CheckedKey } | { readonly missing: string },
+      KeyChanged
+    > =>
+      Effect.gen(function*() {
+        const peer = peerByUri(registry.list().peers, uri)
+        if (peer === undefined) return { missing: `no peer in ${registry.dir} has the URI ${uri}` }
+        const key = yield* Effect.promise(() => keyOfPeer(peer))
+        if (Either.isLeft(key)) return { missing: key.left }
+        const pinned = selectPin.get(uri) as { name: string; fingerprint: string } | undefined
+        if (pinned !== undefined && pinned.fingerprint !== key.right.fingerprint) {
+          return yield* pinnedMismatch(peer.fileName, pinned.fingerprint, key.right.fingerprint)
+        }
+        const pin: ChatEvent | undefined = pinned === undefined
+          ? {
+            _tag: "PeerAdded",
+            v: 1,
+            at: now,
+            uri,
+            name: peer.fileName,
+            fingerprint: key.right.fingerprint,
+            how: "first use"
+          }
+          : undefined
+        return { found: { key: key.right, pin } }
+      })
+
+    /** Appends a first-use pin unless another process pinned this URI meanwhile (then it must agree). */
+    const pinEvents = (uri: string, pin: ChatEvent | undefined, fingerprint: string): Array<ChatEvent> => {
+      if (pin === undefined || pin._tag !== "PeerAdded") return []
+      const now = selectPin.get(uri) as { name: string; fingerprint: string } | undefined
+      if (now === undefined) return [pin]
+      if (now.fingerprint !== fingerprint) throw pinnedMismatch(pin.name, now.fingerprint, fingerprint)
+      return []
     }
 
     const directionOf = (message: ChatMessage): "in" | "out" => (message.sender === identity.uri ? "out" : "in")
@@ -116,13 +246,164 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       return state
     }
 
+    /**
+     * Composes, seals and records a message. Fails closed: no registered key for the recipient is an
+     * error unless `plaintext` was asked for, and even then the message is signed.
+     */
     const send = Effect.fn("ChatSystem.send")(function*(input: SendInput) {
       const now = yield* Clock.currentTimeMillis
-      const composed = composeMessage({ ...input, sender: identity.uri }, now)
+      const { plaintext, ...fields } = input
+      const composed = composeMessage({ ...fields, sender: identity.uri, encrypted: plaintext !== true }, now)
       if (Either.isLeft(composed)) return yield* new InvalidInput({ message: composed.left })
       const message = composed.right
-      yield* write("cannot store the message", () => commit(eventsFor(message, "out", true, now), now))
-      return { message, delivery: startDelivery(message.id) } satisfies SendResult
+      const me = yield* keys.unlock()
+      const recipient = yield* peerKeyFor(message.recipient, now)
+      if ("missing" in recipient && plaintext !== true) {
+        return yield* new MissingRecipientKey({ recipient: message.recipient })
+      }
+      const checked = "found" in recipient ? recipient.found : undefined
+      const envelopeId = uuidv7(now)
+      const sealed = yield* Effect.promise(() => sealEnvelope(message, me, checked?.key, envelopeId))
+      yield* writePinned("cannot store the message", () => {
+        const events = checked === undefined ? [] : pinEvents(message.recipient, checked.pin, checked.key.fingerprint)
+        events.push(...eventsFor(message, "out", true, now, new Set(), { id: envelopeId, signer: null }))
+        commit(events, now)
+        insertOutbound.run(message.id, envelopeId, message.recipient, sealed.text)
+      })
+      return {
+        message,
+        delivery: startDelivery(message.id),
+        envelopeId,
+        envelope: sealed.text
+      } satisfies SendResult
+    })
+
+    /**
+     * Pins a peer's key (`peers add`). A URI already pinned to another key is refused: the user removes
+     * the peer first, after checking the new key with them. Returns false when it was already pinned.
+     */
+    const addPeer = Effect.fn("ChatSystem.addPeer")(function*(peer: { uri: string; name: string; fingerprint: string }) {
+      const now = yield* Clock.currentTimeMillis
+      return yield* writePinned("cannot record the peer", () => {
+        const pinned = selectPin.get(peer.uri) as { name: string; fingerprint: string } | undefined
+        if (pinned !== undefined && pinned.fingerprint !== peer.fingerprint) {
+          throw pinnedMismatch(pinned.name, pinned.fingerprint, peer.fingerprint)
+        }
+        if (pinned !== undefined) return false
+        commit([{ _tag: "PeerAdded", v: 1, at: now, ...peer, how: "peers add" }], now)
+        return true
+      })
+    })
+
+    /** Unpins a peer's key (`peers remove`), so a new key for that URI can be added. */
+    const removePeer = Effect.fn("ChatSystem.removePeer")(function*(uri: string) {
+      const now = yield* Clock.currentTimeMillis
+      return yield* write("cannot record the peer's removal", () => {
+        const pinned = selectPin.get(uri) as { name: string; fingerprint: string } | undefined
+        if (pinned === undefined) return false
+        commit([{ _tag: "PeerRemoved", v: 1, at: now, uri, name: pinned.name, fingerprint: pinned.fingerprint }], now)
+        return true
+      })
+    })
+
+    /** The key pinned for a peer URI, if any. */
+    const pinnedKey = (uri: string) =>
+      Effect.try({
+        try: () => selectPin.get(uri) as { name: string; fingerprint: string } | undefined,
+        catch: storeError("cannot read the pinned keys")
+      })
+    const selectPinsNamed = db.prepare("SELECT uri FROM peer_keys WHERE name = ?").pluck()
+    /** URIs pinned under a peer name (a peer whose file was deleted by hand can still be removed). */
+    const pinnedUrisNamed = (name: string) =>
+      Effect.try({
+        try: () => selectPinsNamed.all(name) as Array<string>,
+        catch: storeError("cannot read the pinned keys")
+      })
+
+    /** The sealed envelope of an outbound message still waiting to go (undefined once expired). */
+    const outboundEnvelope = (messageId: string) =>
+      Effect.try({
+        try: () => selectOutbound.get(messageId) as string | undefined,
+        catch: storeError("cannot read the outbox")
+      })
+
+    const securityNumber = (key: string, fallback: number): number => {
+      const v = config.get("security", key)
+      return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : fallback
+    }
+
+    /**
+     * Opens incoming envelopes (crypto first, outside any transaction) and records the outcome of each
+     * in one transaction: the message, or the refusal with its reason and the envelope quarantined. The
+     * caller may consume its transport items once this has returned.
+     */
+    const receive = Effect.fn("ChatSystem.receive")(function*(raws: ReadonlyArray<Uint8Array>) {
+      const now = yield* Clock.currentTimeMillis
+      const me = yield* keys.unlock()
+      const maxBytes = securityNumber("max_envelope_bytes", DEFAULT_MAX_ENVELOPE_BYTES)
+      const acceptUnsigned = config.get("security", "accept_unsigned") === true
+      const pins = new Map<string, CheckedKey>()
+      const opened: Array<Opened | Refused> = []
+      for (const raw of raws) {
+        opened.push(yield* Effect.promise(() =>
+          openEnvelope(raw, {
+            me,
+            myUri: identity.uri,
+            maxBytes,
+            acceptUnsigned,
+            now,
+            seen: (id) => envelopeSeen.get(id) !== undefined,
+            senderKey: (uri) =>
+              Effect.runPromise(peerKeyFor(uri, now).pipe(
+                Effect.map((r) => {
+                  if ("missing" in r) return Either.left(rejection("unknown_sender", r.missing))
+                  pins.set(uri, r.found)
+                  return Either.right(r.found.key)
+                }),
+                Effect.catchTag("KeyChanged", (e) => Effect.succeed(Either.left(rejection("key_changed", e.message))))
+              ))
+          })
+        ))
+      }
+      const files = opened.map((o, i) =>
+        o._tag === "Opened" || o.reason === "expired" ? null : quarantine(paths.quarantineDir, raws[i]!, now)
+      )
+      return yield* writePinned("cannot store received messages", () => {
+        const events: Array<ChatEvent> = []
+        const outcomes: Array<ReceiveOutcome> = []
+        const creating = new Set<string>()
+        const batch = new Set<string>()
+        opened.forEach((o, i) => {
+          const raw = raws[i]!
+          if (o._tag === "Opened") {
+            const m = o.message
+            // Checked again under the write lock: another process may have taken it meanwhile.
+            if (envelopeSeen.get(o.envelopeId) !== undefined || batch.has(o.envelopeId)) {
+              const file = quarantine(paths.quarantineDir, raw, now)
+              events.push(rejectedEvent({ reason: "replay", detail: `envelope ${o.envelopeId} was already received` },
+                o.envelopeId, m.sender, raw, file, now))
+              outcomes.push({ status: "rejected", reason: "replay", detail: "already received", file })
+              return
+            }
+            if (messageKnown.get(m.id) !== undefined || batch.has(m.id)) {
+              outcomes.push({ status: "duplicate", messageId: m.id })
+              return
+            }
+            batch.add(o.envelopeId).add(m.id)
+            const pin = pins.get(m.sender)
+            if (o.verified && pin !== undefined) events.push(...pinEvents(m.sender, pin.pin, pin.key.fingerprint))
+            if (pin?.pin !== undefined) pins.set(m.sender, { ...pin, pin: undefined })
+            events.push(...eventsFor(m, "in", o.verified, now, creating, { id: o.envelopeId, signer: o.signer }))
+            outcomes.push({ status: "accepted", message: m, verified: o.verified })
+          } else {
+            const file = files[i] ?? null
+            events.push(rejectedEvent(o, o.claimedId, o.claimedSender, raw, file, now))
+            outcomes.push({ status: "rejected", reason: o.reason, detail: o.detail, file })
+          }
+        })
+        commit(events, now)
+        return outcomes
+      })
     })
 
     /**
@@ -168,7 +449,11 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
           actor.stop()
         }
         commit(purge.map((message_id) => ({ _tag: "MessageExpired", v: 1, message_id, at: now })), now)
-        for (const id of purge) vault.shred(id)
+        // The envelope of a TTL message is readable with our own key: it goes with the content key.
+        for (const id of purge) {
+          vault.shred(id)
+          deleteOutbound.run(id)
+        }
         return purge.length
       })
       yield* Effect.try({
@@ -202,6 +487,20 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       return check.events
     })
 
-    return { identity, send, recordAll, expireDue, rebuild, verify, head: () => log.head() } as const
+    return {
+      identity,
+      send,
+      receive,
+      outboundEnvelope,
+      addPeer,
+      removePeer,
+      pinnedKey,
+      pinnedUrisNamed,
+      recordAll,
+      expireDue,
+      rebuild,
+      verify,
+      head: () => log.head()
+    } as const
   })
 }) {}

@@ -1,5 +1,6 @@
 import { Context, Effect, Layer } from "effect"
-import { readFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname } from "node:path"
 import { ConfigError } from "../domain/errors.js"
 import { SkchatPaths } from "./skchat-paths.js"
 
@@ -47,3 +48,30 @@ export class SkchatConfig extends Context.Tag("skchat/SkchatConfig")<SkchatConfi
     })
   )
 }
+
+/**
+ * Sets `skchat.<path>` in a config file, creating it if needed and keeping the rest of the file (comments
+ * included) as it was.
+ */
+export const writeConfigValue = (configFile: string, path: ReadonlyArray<string>, value: unknown) =>
+  Effect.gen(function*() {
+    const { parseDocument } = yield* Effect.promise(() => import("yaml"))
+    yield* Effect.try({
+      try: () => {
+        let text = ""
+        try {
+          text = readFileSync(configFile, "utf8")
+        } catch {
+          text = ""
+        }
+        const doc = parseDocument(text)
+        if (doc.errors.length > 0) throw doc.errors[0]
+        if (doc.contents === null) doc.contents = doc.createNode({}) as never
+        doc.setIn(["skchat", ...path], value)
+        mkdirSync(dirname(configFile), { recursive: true })
+        writeFileSync(configFile, doc.toString())
+      },
+      catch: (e) =>
+        new ConfigError({ message: `cannot update ${configFile}: ${e instanceof Error ? e.message.split("\n")[0] : String(e)}` })
+    })
+  })

@@ -54,7 +54,10 @@ const knownTypes = new Set<string>([
   "MessageRead",
   "MessageFailed",
   "MessageExpired",
-  "ThreadCreated"
+  "ThreadCreated",
+  "EnvelopeRejected",
+  "PeerAdded",
+  "PeerRemoved"
 ])
 
 /**

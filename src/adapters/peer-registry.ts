@@ -1,5 +1,5 @@
 import { Context, Effect, Either, Layer, Schema } from "effect"
-import { readdirSync, readFileSync } from "node:fs"
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { UnknownRecipient } from "../domain/errors.js"
 import { isCapauthUri } from "../domain/identity-uri.js"
@@ -40,8 +40,21 @@ export const readPeers = (peersDir: string): PeerListing => {
   return { peers, unreadable }
 }
 
+/** A peer file name: what `skchat peers add NAME` accepts (it becomes `<NAME>.json`). */
+export const isPeerName = (name: string): boolean => /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(name)
+
+/** The peer a URI belongs to: its messages' address or one of its contact URIs. */
+export const peerByUri = (peers: ReadonlyArray<Peer>, uri: string): Peer | undefined =>
+  peers.find((p) => p.uri === uri || (p.contact_uris ?? []).includes(uri))
+
 export class PeerRegistry extends Context.Tag("skchat/PeerRegistry")<PeerRegistry, {
+  readonly dir: string
   readonly list: () => PeerListing
+  /** The peer with this file name, `name` or `handle`. */
+  readonly named: (name: string) => Peer | undefined
+  /** Writes `<fileName>.json` (through a temp file and a rename). */
+  readonly write: (fileName: string, peer: PeerFile) => void
+  readonly remove: (fileName: string) => void
   /** A peer name or capauth URI to the URI messages go to. Unknown names fail with close matches. */
   readonly resolve: (nameOrUri: string) => Effect.Effect<string, UnknownRecipient>
 }>() {
@@ -50,7 +63,16 @@ export class PeerRegistry extends Context.Tag("skchat/PeerRegistry")<PeerRegistr
     Effect.map(SkchatPaths, ({ peersDir }) => {
       const list = () => readPeers(peersDir)
       return {
+        dir: peersDir,
         list,
+        named: (name: string) => list().peers.find((p) => peerAnswersTo(p, name)),
+        write: (fileName: string, peer: PeerFile) => {
+          mkdirSync(peersDir, { recursive: true })
+          const tmp = join(peersDir, `.${fileName}.json.tmp`)
+          writeFileSync(tmp, `${JSON.stringify(peer, null, 2)}\n`)
+          renameSync(tmp, join(peersDir, `${fileName}.json`))
+        },
+        remove: (fileName: string) => rmSync(join(peersDir, `${fileName}.json`), { force: true }),
         resolve: (nameOrUri: string) =>
           Effect.suspend(() => {
             const wanted = nameOrUri.trim()

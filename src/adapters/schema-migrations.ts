@@ -111,6 +111,42 @@ export const migrations = {
       name TEXT PRIMARY KEY,
       seq INTEGER NOT NULL
     )`
+  ),
+  "0002_sealed_envelopes": statements(
+    // Replay protection in the log itself: an envelope id, like a message id, is recorded once, ever.
+    `ALTER TABLE events ADD COLUMN envelope_id TEXT GENERATED ALWAYS AS (
+      CASE WHEN type IN ('MessageComposed', 'MessageReceived') THEN data ->> '$.envelope_id' END
+    ) VIRTUAL`,
+    `CREATE UNIQUE INDEX events_by_envelope_id ON events (envelope_id) WHERE envelope_id IS NOT NULL`,
+    // Sealed envelopes waiting for a transport. Not part of the log: an envelope is a cache of what the
+    // logged message says, encrypted once at send time; a TTL message's envelope (readable with our own
+    // key) is deleted at expiry along with its content key.
+    `CREATE TABLE outbound_envelopes (
+      message_id TEXT PRIMARY KEY,
+      envelope_id TEXT NOT NULL UNIQUE,
+      recipient TEXT NOT NULL,
+      envelope TEXT NOT NULL
+    ) WITHOUT ROWID`,
+    // Projection: the key pinned for each peer URI (PeerAdded / PeerRemoved).
+    `CREATE TABLE peer_keys (
+      uri TEXT PRIMARY KEY,
+      name TEXT NOT NULL,
+      fingerprint TEXT NOT NULL,
+      how TEXT NOT NULL,
+      pinned_at INTEGER NOT NULL
+    ) WITHOUT ROWID`,
+    // Projection: refused envelopes, newest last (EnvelopeRejected).
+    `CREATE TABLE rejections (
+      seq INTEGER PRIMARY KEY,
+      at INTEGER NOT NULL,
+      reason TEXT NOT NULL,
+      detail TEXT NOT NULL,
+      claimed_id TEXT,
+      claimed_sender TEXT,
+      sha256 TEXT NOT NULL,
+      size INTEGER NOT NULL,
+      file TEXT
+    )`
   )
 } as const
 

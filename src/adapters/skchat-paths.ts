@@ -13,6 +13,10 @@ export interface Paths {
   readonly configFile: string
   readonly identityFile: string
   readonly peersDir: string
+  /** skchat's own key pair and its record (`skchat init`). */
+  readonly keysDir: string
+  /** Refused envelopes, kept for a person to look at. */
+  readonly quarantineDir: string
 }
 
 export const pathsFromEnv = (env: NodeJS.ProcessEnv): Paths => {
@@ -24,7 +28,9 @@ export const pathsFromEnv = (env: NodeJS.ProcessEnv): Paths => {
     dbFile: join(dataDir, "memory", "skchat.db"),
     configFile: join(dataDir, "config.yml"),
     identityFile: join(home, ".skcapstone", "identity", "identity.json"),
-    peersDir: join(home, ".skcapstone", "peers")
+    peersDir: join(home, ".skcapstone", "peers"),
+    keysDir: join(dataDir, "identity"),
+    quarantineDir: join(dataDir, "quarantine")
   }
 }
 

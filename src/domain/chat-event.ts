@@ -1,4 +1,5 @@
 import { Schema } from "effect"
+import { RejectionReason } from "./envelope-rejection.js"
 import { MessageRecord } from "./message-record.js"
 
 /**
@@ -15,12 +16,28 @@ const At = Schema.Number // unix milliseconds
  */
 const Ts = Schema.Number
 
-export const MessageComposed = Schema.TaggedStruct("MessageComposed", { v: V1, message: MessageRecord, ts: Ts })
+/**
+ * `envelope_id` (absent in stores written before sealing existed) names the envelope the message went
+ * out or came in; the log keeps it unique, which is how a replayed envelope is recognised.
+ */
+export const MessageComposed = Schema.TaggedStruct("MessageComposed", {
+  v: V1,
+  message: MessageRecord,
+  ts: Ts,
+  envelope_id: Schema.optional(Schema.String)
+})
+/**
+ * A message opened once, at the edge: the log keeps what it said, so no replay ever decrypts. `verified`
+ * is true only for a sealed envelope whose signature checked out against the sender's pinned key;
+ * `signer` is that key's fingerprint.
+ */
 export const MessageReceived = Schema.TaggedStruct("MessageReceived", {
   v: V1,
   message: MessageRecord,
   ts: Ts,
-  verified: Schema.Boolean
+  verified: Schema.Boolean,
+  envelope_id: Schema.optional(Schema.String),
+  signer: Schema.optional(Schema.String)
 })
 export const MessageSent = Schema.TaggedStruct("MessageSent", {
   v: V1,
@@ -45,6 +62,42 @@ export const ThreadCreated = Schema.TaggedStruct("ThreadCreated", {
   at: At
 })
 
+/**
+ * An envelope refused on arrival (envelope-rejection.ts). The raw bytes are kept in the quarantine folder
+ * under `file` (null when they were dropped, as for an expired TTL message whose text must not outlive it).
+ */
+export const EnvelopeRejected = Schema.TaggedStruct("EnvelopeRejected", {
+  v: V1,
+  at: At,
+  reason: RejectionReason,
+  detail: Schema.String,
+  /** The envelope id and sender the header claimed: untrusted, for the person reading the list. */
+  claimed_id: Schema.NullOr(Schema.String),
+  claimed_sender: Schema.NullOr(Schema.String),
+  sha256: Schema.String,
+  size: Schema.Number,
+  file: Schema.NullOr(Schema.String)
+})
+/**
+ * A peer's key pinned (trust on first use, or `peers add`): from then on a different key for that URI is
+ * refused until the peer is removed and added again.
+ */
+export const PeerAdded = Schema.TaggedStruct("PeerAdded", {
+  v: V1,
+  at: At,
+  uri: Schema.String,
+  name: Schema.String,
+  fingerprint: Schema.String,
+  how: Schema.Literal("peers add", "first use")
+})
+export const PeerRemoved = Schema.TaggedStruct("PeerRemoved", {
+  v: V1,
+  at: At,
+  uri: Schema.String,
+  name: Schema.String,
+  fingerprint: Schema.String
+})
+
 export const ChatEvent = Schema.Union(
   MessageComposed,
   MessageReceived,
@@ -53,7 +106,10 @@ export const ChatEvent = Schema.Union(
   MessageRead,
   MessageFailed,
   MessageExpired,
-  ThreadCreated
+  ThreadCreated,
+  EnvelopeRejected,
+  PeerAdded,
+  PeerRemoved
 )
 export type ChatEvent = typeof ChatEvent.Type
 export type ChatEventTag = ChatEvent["_tag"]

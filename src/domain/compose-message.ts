@@ -12,6 +12,8 @@ export interface ComposeInput {
   readonly threadId?: string | undefined
   readonly replyToId?: string | undefined
   readonly ttl?: number | undefined
+  /** False only for a deliberate plaintext send (it is then marked so wherever it is shown). */
+  readonly encrypted?: boolean | undefined
   readonly metadata?: Readonly<Record<string, unknown>> | undefined
 }
 
@@ -27,6 +29,7 @@ export const composeMessage = (input: ComposeInput, nowMillis: number): Either.E
     thread_id: input.threadId ?? null,
     reply_to_id: input.replyToId ?? null,
     ttl: input.ttl ?? null,
+    encrypted: input.encrypted ?? true,
     metadata: input.metadata ?? {}
   }).pipe(Either.mapLeft(formatParseError))
 

@@ -36,3 +36,51 @@ export class LogDamaged extends Schema.TaggedError<LogDamaged>()("LogDamaged", {
 export class ConfigError extends Schema.TaggedError<ConfigError>()("ConfigError", {
   message: Schema.String
 }) {}
+
+/** A command that signs or decrypts, run before `skchat init` made a key pair. */
+export class IdentityMissing extends Schema.TaggedError<IdentityMissing>()("IdentityMissing", {
+  keyFile: Schema.String
+}) {
+  override get message(): string {
+    return `no identity key at ${this.keyFile}: run \`skchat init\` first`
+  }
+}
+
+/** `skchat init` where an identity already exists. */
+export class IdentityExists extends Schema.TaggedError<IdentityExists>()("IdentityExists", {
+  keyFile: Schema.String,
+  fingerprint: Schema.String
+}) {
+  override get message(): string {
+    return `an identity already exists (${this.fingerprint}, ${this.keyFile}); ` +
+      "use --force to replace it (the old key is kept beside it)"
+  }
+}
+
+/** Fail closed: no key to encrypt to, and no explicit `--plaintext`. */
+export class MissingRecipientKey extends Schema.TaggedError<MissingRecipientKey>()("MissingRecipientKey", {
+  recipient: Schema.String
+}) {
+  override get message(): string {
+    return `no public key for ${this.recipient}: add one with \`skchat peers add NAME --key FILE.asc\`` +
+      " (or send with --plaintext to send it unencrypted on purpose)"
+  }
+}
+
+/** A peer's registered key is not the one pinned when the peer was first added or used. */
+export class KeyChanged extends Schema.TaggedError<KeyChanged>()("KeyChanged", {
+  peer: Schema.String,
+  pinned: Schema.String,
+  found: Schema.String
+}) {
+  override get message(): string {
+    return `the key of ${this.peer} changed: pinned ${this.pinned}, now ${this.found}. ` +
+      "Compare safety numbers with them (`skchat identity fingerprint NAME`), then " +
+      "`skchat peers remove NAME` and `skchat peers add NAME --key FILE.asc` to accept the new key"
+  }
+}
+
+/** The private key is passphrase-protected and no passphrase could be asked for or was right. */
+export class PassphraseRequired extends Schema.TaggedError<PassphraseRequired>()("PassphraseRequired", {
+  message: Schema.String
+}) {}

@@ -1,10 +1,10 @@
 import { Cause, Clock, Effect, Either, Exit, Layer, ManagedRuntime } from "effect"
-import { ChatSystem, type SendInput } from "../actors/chat-system.js"
+import { ChatSystem, type ReceiveOutcome, type SendInput, type SendResult } from "../actors/chat-system.js"
 import { type ChatMessage, decodeChatMessage } from "../domain/chat-message.js"
 import { InvalidInput } from "../domain/errors.js"
 import { formatParseError } from "../domain/validation-message.js"
 import { ChatQueries } from "../projections/chat-queries.js"
-import type { MessageView, ThreadView } from "../projections/message-queries.js"
+import type { MessageView, RejectionView, ThreadView } from "../projections/message-queries.js"
 import { storeLayers } from "./store-layers.js"
 
 /**
@@ -34,6 +34,12 @@ export class ChatHistory extends Effect.Service<ChatHistory>()("skchat/ChatHisto
     return {
       identity: chat.identity,
       send: (input: SendInput) => Effect.map(chat.send(input), (r) => r.message),
+      /** Sends and returns the sealed envelope too (what a transport will carry). */
+      sendSealed: (input: SendInput) => chat.send(input),
+      /** Opens envelope files' bytes: each accepted, a duplicate, or rejected with a reason. */
+      receive: (envelopes: ReadonlyArray<Uint8Array | string>) =>
+        chat.receive(envelopes.map((e) => (typeof e === "string" ? new TextEncoder().encode(e) : e))),
+      rejections: (limit = 20) => read(() => queries.rejections(limit)),
       storeMessage,
       storeMessages: (messages: ReadonlyArray<ChatMessage>) => chat.recordAll(messages),
       inbox: (limit = 20, threadId?: string) => read((t) => queries.inbox(t, limit, threadId)),
@@ -80,6 +86,10 @@ export const openHistory = async (options: HistoryOptions = {}) => {
   return {
     identity: history.identity,
     send: (input: SendInput): Promise<ChatMessage> => run(history.send(input)),
+    sendSealed: (input: SendInput): Promise<SendResult> => run(history.sendSealed(input)),
+    receive: (envelopes: ReadonlyArray<Uint8Array | string>): Promise<ReadonlyArray<ReceiveOutcome>> =>
+      run(history.receive(envelopes)),
+    rejections: (limit?: number): Promise<ReadonlyArray<RejectionView>> => run(history.rejections(limit)),
     storeMessage: (message: ChatMessage | Readonly<Record<string, unknown>>): Promise<string> =>
       run(history.storeMessage(message)),
     inbox: (limit?: number, threadId?: string): Promise<ReadonlyArray<MessageView>> =>

@@ -84,6 +84,20 @@ export interface MessageQueries {
   readonly search: (now: number, query: string, limit: number) => ReadonlyArray<MessageView>
   readonly threads: (limit: number) => ReadonlyArray<ThreadView>
   readonly byId: (now: number, id: string) => MessageView | undefined
+  /** Envelopes refused on arrival, newest first. */
+  readonly rejections: (limit: number) => ReadonlyArray<RejectionView>
+}
+
+/** A refused envelope as `skchat quarantine` and the library show it. */
+export interface RejectionView {
+  readonly at: string
+  readonly reason: string
+  readonly detail: string
+  readonly claimed_id: string | null
+  readonly claimed_sender: string | null
+  readonly sha256: string
+  readonly size: number
+  readonly file: string | null
 }
 
 export const makeMessageQueries = (db: Db): MessageQueries => {
@@ -109,6 +123,9 @@ export const makeMessageQueries = (db: Db): MessageQueries => {
     `SELECT ${COLUMNS} FROM ${FROM} WHERE m.rowid = (SELECT seq FROM events WHERE message_id = @id) AND ${LIVE}`
   )
 
+  const rejections = db.prepare(`SELECT at, reason, detail, claimed_id, claimed_sender, sha256, size, file
+    FROM rejections ORDER BY seq DESC LIMIT ?`)
+
   const views = (rows: Array<unknown>) => (rows as Array<MessageRow>).map(toView)
 
   return {
@@ -133,6 +150,11 @@ export const makeMessageQueries = (db: Db): MessageQueries => {
         participants: JSON.parse(t.participants) as Array<string>,
         message_count: t.message_count,
         last_activity: isoFromMillis(t.last_activity)
+      })),
+    rejections: (limit) =>
+      (rejections.all(limit) as Array<Omit<RejectionView, "at"> & { at: number }>).map((r) => ({
+        ...r,
+        at: isoFromMillis(r.at)
       })),
     byId: (now, id) => {
       const row = byId.get({ now, id }) as MessageRow | undefined

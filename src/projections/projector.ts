@@ -1,7 +1,9 @@
 import type { LoggedEvent } from "../domain/chat-event.js"
 import type { Db } from "../adapters/sqlite-database.js"
 import { messageProjection } from "./message-projection.js"
+import { peerKeyProjection } from "./peer-key-projection.js"
 import type { Projection, ProjectionContext, ProjectionFold, RebuildOptions } from "./projection.js"
+import { rejectionProjection } from "./rejection-projection.js"
 import { searchProjection } from "./search-projection.js"
 import { threadProjection } from "./thread-projection.js"
 
@@ -9,10 +11,17 @@ import { threadProjection } from "./thread-projection.js"
  * Every projection, in the order they see each event. Search and threads read the message row an
  * expiry is about to delete, so the message projection comes last.
  */
-export const projections: ReadonlyArray<Projection> = [searchProjection, threadProjection, messageProjection]
+export const projections: ReadonlyArray<Projection> = [
+  searchProjection,
+  threadProjection,
+  messageProjection,
+  peerKeyProjection,
+  rejectionProjection
+]
 
 /** Bulk loads run in the opposite order: threads are derived from the loaded message rows. */
-const bulkOrder: ReadonlyArray<Projection> = [messageProjection, threadProjection, searchProjection]
+const bulkOrder: ReadonlyArray<Projection> = [messageProjection, threadProjection, searchProjection,
+  peerKeyProjection, rejectionProjection]
 
 
 export interface Projector {

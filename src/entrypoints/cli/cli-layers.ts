@@ -2,9 +2,10 @@ import { storeLayers } from "../store-layers.js"
 
 /**
  * The CLI's layers, from the process environment. Each command provides only what it uses, so
- * `whoami` or `peers list` never open the database.
+ * `whoami`, `identity` or `peers list` never open the database.
  */
 const layers = storeLayers(process.env)
 export const IdentityLive = layers.identity
 export const PeersLive = layers.peers
+export const KeysLive = layers.keys
 export const StoreLive = layers.store

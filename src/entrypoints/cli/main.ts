@@ -5,8 +5,11 @@ import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Cause, Console, Effect, Exit, Layer, Option } from "effect"
 import { adminCommand } from "./admin-command.js"
 import { historyCommand } from "./history-command.js"
+import { identityCommand } from "./identity-command.js"
 import { inboxCommand } from "./inbox-command.js"
+import { initCommand } from "./init-command.js"
 import { peersCommand } from "./peers-command.js"
+import { quarantineCommand } from "./quarantine-command.js"
 import { searchCommand } from "./search-command.js"
 import { sendCommand } from "./send-command.js"
 import { threadsCommand } from "./threads-command.js"
@@ -16,13 +19,16 @@ import { whoamiCommand } from "./whoami-command.js"
 const skchat = Command.make("skchat").pipe(
   Command.withDescription("encrypted peer-to-peer chat for people and AI agents"),
   Command.withSubcommands([
+    initCommand,
     sendCommand,
     inboxCommand,
     historyCommand,
     threadsCommand,
     searchCommand,
     whoamiCommand,
+    identityCommand,
     peersCommand,
+    quarantineCommand,
     adminCommand
   ])
 )

@@ -99,12 +99,18 @@ export const renderTable = <R>(style: Style, all: ReadonlyArray<Column<R>>, rows
   return [bold(style, line(columns.map((c) => c.header))), ...cells.map(line)].join("\n")
 }
 
-const shortTime = (iso: string) => iso.replace("T", " ").replace(/(:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/, "$1$3")
+export const shortTime = (iso: string) => iso.replace("T", " ").replace(/(:\d{2})(\.\d+)?(Z|[+-]\d{2}:?\d{2})$/, "$1$3")
+
+/** Said in words wherever a message is shown: what the signature and encryption did not vouch for. */
+export const securityMarks = (m: MessageView): ReadonlyArray<string> => [
+  ...(m.verified ? [] : ["UNVERIFIED"]),
+  ...(m.encrypted ? [] : ["PLAINTEXT"])
+]
 
 export const messageColumns: ReadonlyArray<Column<MessageView>> = [
   { header: "TIME", value: (m) => shortTime(m.timestamp) },
   { header: "WITH", value: (m) => `${m.direction === "in" ? "←" : "→"} ${m.peer}` },
-  { header: "STATUS", value: (m) => m.delivery_status + (m.expires_at === null ? "" : " ⏱") },
+  { header: "STATUS", value: (m) => [m.delivery_status, ...securityMarks(m)].join(" ") + (m.expires_at === null ? "" : " ⏱") },
   { header: "THREAD", value: (m) => m.thread_id ?? "", dropOrder: 2 },
   { header: "ID", value: (m) => m.id, dropOrder: 1 },
   { header: "MESSAGE", value: (m) => m.content, flexible: true }

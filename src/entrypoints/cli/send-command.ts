@@ -18,10 +18,13 @@ const ttl = Options.integer("ttl").pipe(Options.optional,
   Options.withDescription("seconds until the message expires and is erased"))
 const contentType = Options.choice("content-type", ["plain", "markdown"]).pipe(Options.withDefault("plain"))
 const json = Options.boolean("json").pipe(Options.withDescription("print the stored message as JSON"))
+const plaintext = Options.boolean("plaintext").pipe(
+  Options.withDescription("send unencrypted on purpose (still signed; marked plaintext everywhere)")
+)
 
 export const sendCommand = Command.make(
   "send",
-  { recipient, message, thread, replyTo, ttl, contentType, json },
+  { recipient, message, thread, replyTo, ttl, contentType, json, plaintext },
   (args) =>
     Effect.gen(function*() {
       const to = yield* Effect.flatMap(PeerRegistry, (peers) => peers.resolve(args.recipient)).pipe(
@@ -31,14 +34,15 @@ export const sendCommand = Command.make(
         return yield* new InvalidInput({ message: "--ttl must be a positive whole number of seconds" })
       }
       const chat = yield* ChatSystem
-      const { message } = yield* chat.send({
+      const { envelopeId, message } = yield* chat.send({
         recipient: to,
         content: args.message,
         contentType: normalizeContentType(args.contentType),
         threadId: Option.getOrUndefined(args.thread),
         replyToId: Option.getOrUndefined(args.replyTo),
-        ttl: Option.getOrUndefined(args.ttl)
+        ttl: Option.getOrUndefined(args.ttl),
+        plaintext: args.plaintext
       })
-      yield* Console.log(args.json ? JSON.stringify(message, null, 2) : message.id)
+      yield* Console.log(args.json ? JSON.stringify({ ...message, envelope_id: envelopeId }, null, 2) : message.id)
     }).pipe(Effect.provide(StoreLive))
-).pipe(Command.withDescription("send a message (stored as pending until a transport delivers it)"))
+).pipe(Command.withDescription("seal (sign and encrypt) a message to a peer; it waits as pending until a transport delivers it"))

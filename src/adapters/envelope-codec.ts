@@ -1,0 +1,251 @@
+import { Either } from "effect"
+import { gunzipSync } from "node:zlib"
+import { canonicalJson } from "../domain/canonical-json.js"
+import { type ChatMessage, decodeChatMessage } from "../domain/chat-message.js"
+import { headerMismatch, makeEnvelope, readEnvelope, type Envelope } from "../domain/envelope.js"
+import { type Rejection, rejection } from "../domain/envelope-rejection.js"
+import { isSafeId } from "../domain/message-id.js"
+import { claimsSeal, readSealed, type Seal, sealedDocument } from "../domain/sealed-message.js"
+import { isoFromMillis, timestampMillis } from "../domain/timestamp.js"
+import { formatParseError } from "../domain/validation-message.js"
+import {
+  decryptAndVerify,
+  decryptUnverified,
+  type OwnKey,
+  type PeerKey,
+  signAndEncrypt,
+  signDetached,
+  verifyDetached
+} from "./openpgp-crypto.js"
+
+const utf8 = new TextEncoder()
+
+export interface SealedEnvelope {
+  readonly envelopeId: string
+  /** The envelope file's text (SKComm's pretty-printed JSON). */
+  readonly text: string
+}
+
+/**
+ * Seals a composed message into our envelope: the signed part is the canonical JSON of the message plus
+ * its seal; encrypted to the recipient and to ourselves (so our sent copy stays readable to us), or —
+ * for a deliberate plaintext send, `recipient` undefined or `plaintext` set — carried in the clear with a
+ * detached signature over exactly those bytes.
+ */
+export const sealEnvelope = async (
+  message: ChatMessage,
+  me: OwnKey,
+  recipient: PeerKey | undefined,
+  envelopeId: string
+): Promise<SealedEnvelope> => {
+  const createdMs = timestampMillis(message.timestamp)
+  const seal: Seal = {
+    v: 1,
+    kind: "message",
+    envelope_id: envelopeId,
+    sender_fingerprint: me.fingerprint,
+    recipient_fingerprints: recipient === undefined ? [] : [recipient.fingerprint],
+    created_at: message.timestamp,
+    expires_at: message.ttl === null ? null : isoFromMillis(createdMs + message.ttl * 1000)
+  }
+  const signed = canonicalJson(sealedDocument(message, seal))
+  const bytes = utf8.encode(signed)
+  const payload = message.encrypted && recipient !== undefined
+    ? { content: await signAndEncrypt(bytes, me, [recipient.key, me.publicKey]), signature: null }
+    : { content: signed, signature: await signDetached(bytes, me) }
+  return { envelopeId, text: JSON.stringify(makeEnvelope(message, seal, payload), null, 2) }
+}
+
+/** What the receiving side knows, handed in by ChatSystem (which owns the pins and the log). */
+export interface OpenContext {
+  readonly me: OwnKey
+  /** Our identity URI: a signed plaintext message that names no recipient key must name us. */
+  readonly myUri: string
+  readonly maxBytes: number
+  readonly acceptUnsigned: boolean
+  readonly now: number
+  /** The registered, pinned key of a claimed sender, or why there is none we may use. */
+  readonly senderKey: (uri: string) => Promise<Either.Either<PeerKey, Rejection>>
+  /** Has the log already accepted this envelope id? */
+  readonly seen: (envelopeId: string) => boolean
+}
+
+export interface Opened {
+  readonly _tag: "Opened"
+  readonly message: ChatMessage
+  readonly envelopeId: string
+  /** Signed by the claimed sender's pinned key over everything shown (false: a legacy envelope). */
+  readonly verified: boolean
+  readonly signer: string | null
+}
+
+/** A refusal with what the (untrusted) header claimed, for the record. */
+export interface Refused extends Rejection {
+  readonly claimedId: string | null
+  readonly claimedSender: string | null
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: true })
+
+const parseJson = (bytes: Uint8Array, what: string): Either.Either<unknown, Rejection> => {
+  try {
+    return Either.right(JSON.parse(decoder.decode(bytes)) as unknown)
+  } catch (e) {
+    const why = e instanceof SyntaxError ? "not valid JSON (truncated?)" : "not UTF-8 text"
+    return Either.left(rejection("malformed", `${what} is ${why}`))
+  }
+}
+
+/** SKComm's `gz:`-compressed content, inflated to at most `maxBytes` (a gzip bomb stops there). */
+const inflate = (content: string, maxBytes: number): Either.Either<string, Rejection> => {
+  if (!content.startsWith("gz:")) {
+    const scheme = content.split(":", 1)[0]
+    return Either.left(rejection("unsupported", `compressed content "${scheme}:" is not supported (only gz:)`))
+  }
+  let packed: Buffer
+  try {
+    packed = Buffer.from(content.slice(3), "base64")
+  } catch {
+    return Either.left(rejection("malformed", "compressed content is not base64"))
+  }
+  try {
+    return Either.right(decoder.decode(gunzipSync(packed, { maxOutputLength: maxBytes })))
+  } catch (e) {
+    return (e as { code?: string }).code === "ERR_BUFFER_TOO_LARGE" || e instanceof RangeError
+      ? Either.left(rejection("decompression_limit", `compressed content inflates past ${maxBytes} bytes`))
+      : Either.left(rejection("malformed", "compressed content is not valid gzip"))
+  }
+}
+
+/**
+ * Checks what the signature covered against the header and against us. The sender was already bound to
+ * the signing key by `decryptAndVerify`/`verifyDetached` (the sealed sender must equal the claimed one).
+ */
+const checkSealed = (envelope: Envelope, doc: unknown, signer: PeerKey, ctx: OpenContext, encrypted: boolean):
+  Either.Either<Opened, Rejection> => {
+  const sealed = readSealed(doc)
+  if (Either.isLeft(sealed)) return Either.left(rejection("malformed", `the sealed part: ${sealed.left}`))
+  const { message, seal } = sealed.right
+  const mismatch = headerMismatch(envelope, message, seal)
+  if (mismatch !== undefined) return Either.left(rejection("header_mismatch", mismatch))
+  if (seal.sender_fingerprint !== signer.fingerprint) {
+    return Either.left(rejection("header_mismatch", "the seal names a sender key other than the one that signed it"))
+  }
+  if (message.encrypted !== encrypted) {
+    return Either.left(rejection("header_mismatch", "the seal says encrypted, the payload says otherwise"))
+  }
+  // Encrypted or signed-plaintext alike: the sender names whom it is for. A validly signed message that
+  // reaches a key it does not name was forwarded (OpenPGP.js has no intended-recipient subpacket).
+  const forUs = seal.recipient_fingerprints.length > 0
+    ? seal.recipient_fingerprints.includes(ctx.me.fingerprint)
+    : !encrypted && message.recipient === ctx.myUri
+  if (!forUs) {
+    return Either.left(rejection("forwarded", "signed for other recipients: we are not among them"))
+  }
+  if (seal.expires_at !== null && timestampMillis(seal.expires_at) <= ctx.now) {
+    return Either.left(rejection("expired", `its TTL ended at ${seal.expires_at}`))
+  }
+  return Either.right({ _tag: "Opened", message, envelopeId: seal.envelope_id, verified: true, signer: signer.fingerprint })
+}
+
+/** A legacy SKComm chat message: accepted only where config allows, and never as verified. */
+const openLegacy = (envelope: Envelope, doc: unknown, ctx: OpenContext): Either.Either<Opened, Rejection> => {
+  if (!ctx.acceptUnsigned) {
+    return Either.left(rejection("unsigned_legacy",
+      "an unsigned legacy SKComm envelope (accepted only with skchat.security.accept_unsigned: true)"))
+  }
+  const type = envelope.payload.content_type
+  if (!["text", "markdown", "chat", "message"].includes(type)) {
+    return Either.left(rejection("unsupported", `legacy payload type "${type}" is not handled yet`))
+  }
+  const message = decodeChatMessage(doc)
+  if (Either.isLeft(message)) return Either.left(rejection("malformed", formatParseError(message.left)))
+  const m = message.right
+  if (m.sender !== envelope.sender) {
+    return Either.left(rejection("header_mismatch", "the message's sender is not the envelope's"))
+  }
+  if (m.ttl !== null && timestampMillis(m.timestamp) + m.ttl * 1000 <= ctx.now) {
+    return Either.left(rejection("expired", "its TTL ended before it arrived"))
+  }
+  return Either.right({ _tag: "Opened", message: m, envelopeId: envelope.envelope_id, verified: false, signer: null })
+}
+
+const openOrRefuse = async (raw: Uint8Array, ctx: OpenContext, claimed: { id: string | null; sender: string | null }):
+  Promise<Either.Either<Opened, Rejection>> => {
+  if (raw.byteLength > ctx.maxBytes) {
+    return Either.left(rejection("oversized", `${raw.byteLength} bytes, over the ${ctx.maxBytes}-byte limit`))
+  }
+  const json = parseJson(raw, "the envelope")
+  if (Either.isLeft(json)) return Either.left(json.left)
+  const read = readEnvelope(json.right)
+  if (Either.isLeft(read)) return Either.left(rejection("malformed", `not an envelope: ${read.left}`))
+  const envelope = read.right
+  claimed.id = envelope.envelope_id
+  claimed.sender = envelope.sender
+  if (!isSafeId(envelope.envelope_id)) {
+    return Either.left(rejection("malformed", "the envelope id has characters an id may not have"))
+  }
+  if (ctx.seen(envelope.envelope_id)) {
+    return Either.left(rejection("replay", `envelope ${envelope.envelope_id} was already received`))
+  }
+  let content = envelope.payload.content
+  if (envelope.payload.compressed) {
+    const inflated = inflate(content, ctx.maxBytes)
+    if (Either.isLeft(inflated)) return Either.left(inflated.left)
+    content = inflated.right
+  }
+
+  if (envelope.payload.encrypted) {
+    const sender = await ctx.senderKey(envelope.sender)
+    if (Either.isLeft(sender)) {
+      // A legacy sender need not be registered; our own format always is.
+      if (sender.left.reason !== "unknown_sender" || !ctx.acceptUnsigned) return Either.left(sender.left)
+      const plain = await decryptUnverified(content, ctx.me, ctx.maxBytes)
+      if (Either.isLeft(plain)) return Either.left(plain.left)
+      const doc = parseJson(plain.right, "the decrypted content")
+      if (Either.isLeft(doc)) return Either.left(doc.left)
+      return claimsSeal(doc.right) ? Either.left(sender.left) : openLegacy(envelope, doc.right, ctx)
+    }
+    const opened = await decryptAndVerify(content, ctx.me, { uri: envelope.sender, key: sender.right.key }, ctx.maxBytes)
+    if (Either.isLeft(opened)) {
+      if (opened.left.reason !== "unsigned" || !ctx.acceptUnsigned) return Either.left(opened.left)
+      // Unsigned inside: a legacy SKComm payload, if it does not claim to be one of ours.
+      const plain = await decryptUnverified(content, ctx.me, ctx.maxBytes)
+      if (Either.isLeft(plain)) return Either.left(plain.left)
+      const doc = parseJson(plain.right, "the decrypted content")
+      if (Either.isLeft(doc)) return Either.left(doc.left)
+      return claimsSeal(doc.right) ? Either.left(opened.left) : openLegacy(envelope, doc.right, ctx)
+    }
+    const doc = parseJson(opened.right, "the decrypted content")
+    if (Either.isLeft(doc)) return Either.left(doc.left)
+    return checkSealed(envelope, doc.right, sender.right, ctx, true)
+  }
+
+  const bytes = utf8.encode(content)
+  const doc = parseJson(bytes, "the payload")
+  if (Either.isLeft(doc)) return Either.left(doc.left)
+  if (!claimsSeal(doc.right)) return openLegacy(envelope, doc.right, ctx)
+  const signature = envelope.payload.signature
+  if (signature === undefined || signature === null || signature.trim() === "") {
+    return Either.left(rejection("signature_stripped", "a sealed plaintext message without its signature"))
+  }
+  const sender = await ctx.senderKey(envelope.sender)
+  if (Either.isLeft(sender)) return Either.left(sender.left)
+  const verified = await verifyDetached(bytes, signature, { uri: envelope.sender, key: sender.right.key })
+  if (Either.isLeft(verified)) return Either.left(verified.left)
+  return checkSealed(envelope, doc.right, sender.right, ctx, false)
+}
+
+/** Opens one envelope file's bytes: the message, verified, or why not. Never throws. */
+export const openEnvelope = async (raw: Uint8Array, ctx: OpenContext): Promise<Opened | Refused> => {
+  const claimed: { id: string | null; sender: string | null } = { id: null, sender: null }
+  let outcome: Either.Either<Opened, Rejection>
+  try {
+    outcome = await openOrRefuse(raw, ctx, claimed)
+  } catch (e) {
+    outcome = Either.left(rejection("malformed", `unreadable: ${e instanceof Error ? e.message : String(e)}`))
+  }
+  return Either.isRight(outcome)
+    ? outcome.right
+    : { ...outcome.left, claimedId: claimed.id, claimedSender: claimed.sender }
+}

@@ -1,0 +1,64 @@
+import { chmodSync, mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { generateKeyPair, type GeneratedKeys } from "../../src/adapters/openpgp-crypto.js"
+import { type TempHome, writePeer } from "./temp-home.js"
+
+/**
+ * Real OpenPGP key pairs for tests (curve25519Legacy, as `skchat init` makes them), one per name per
+ * test process: generating is cheap, but a suite sends from the same few people many times.
+ */
+const cache = new Map<string, Promise<GeneratedKeys>>()
+export const keyPairFor = (name: string): Promise<GeneratedKeys> => {
+  let keys = cache.get(name)
+  if (keys === undefined) {
+    keys = generateKeyPair({ name, email: `${name}@skworld.io` }, undefined)
+    cache.set(name, keys)
+  }
+  return keys
+}
+
+/**
+ * Gives a temp home the identity `uri` with the key pair of `name`, written as `skchat init` writes it
+ * (without running the CLI, for store-level tests).
+ */
+export const installIdentity = async (temp: TempHome, name: string, uri = `capauth:${name}@skworld.io`) => {
+  const keys = await keyPairFor(name)
+  const dir = join(temp.dataDir, "identity")
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  writeFileSync(join(dir, "private.asc"), keys.armoredPrivate, { mode: 0o600 })
+  chmodSync(join(dir, "private.asc"), 0o600)
+  writeFileSync(join(dir, "public.asc"), keys.armoredPublic)
+  writeFileSync(join(dir, "identity.json"), JSON.stringify({
+    uri,
+    name,
+    email: uri.slice("capauth:".length),
+    fingerprint: keys.fingerprint,
+    created_at: new Date().toISOString(),
+    source: "generated",
+    private_key_path: join(dir, "private.asc"),
+    public_key_path: join(dir, "public.asc"),
+    passphrase_protected: false
+  }, null, 2))
+  writeFileSync(join(temp.dataDir, "config.yml"), `skchat:\n  identity:\n    uri: ${uri}\n`)
+  return keys
+}
+
+/** Registers `name`'s public key in a temp home's peer registry (the skcapstone format of INTEROP.md). */
+export const registerPeer = async (temp: TempHome, name: string, uri = `capauth:${name}@skworld.io`) => {
+  const keys = await keyPairFor(name)
+  writePeer(temp.home, name, {
+    name,
+    fingerprint: keys.fingerprint.toUpperCase(),
+    public_key: keys.armoredPublic,
+    entity_type: "human",
+    handle: name,
+    email: uri.slice("capauth:".length),
+    capabilities: [],
+    contact_uris: [uri],
+    trust_level: "unverified",
+    added_at: new Date().toISOString(),
+    last_seen: null,
+    source: "test"
+  })
+  return keys
+}
