@@ -1,3 +1,4 @@
+import { provisionStore } from "./support/identities.js"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { type CliResult, makeTempHome, runCli, type TempHome } from "./support/temp-home.js"
 
@@ -12,8 +13,9 @@ const PEER = "capauth:crowd@example.org"
 
 let t: TempHome
 
-beforeEach(() => {
+beforeEach(async () => {
   t = makeTempHome()
+  await provisionStore(t, "capauth:local@skchat", { peers: [PEER], writeConfig: false })
 })
 
 afterEach(() => {

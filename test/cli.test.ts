@@ -1,9 +1,10 @@
 import type { MessageView, ThreadView } from "../src/projections/message-queries.js"
 import Database from "better-sqlite3"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
+import { keyPairFor, provisionStore, registerPeer } from "./support/identities.js"
 import { type CliResult, filesContaining, makeTempHome, runCli, type TempHome, writePeer } from "./support/temp-home.js"
 
 /**
@@ -35,8 +36,11 @@ type ThreadJson = ThreadView
 
 let t: TempHome
 
-beforeEach(() => {
+beforeEach(async () => {
   t = makeTempHome()
+  // A key pair for the default identity (config.yml stays untouched: the identity tests write their own)
+  // and registered keys for the URIs these tests send to, so every send is sealed for real.
+  await provisionStore(t, "capauth:local@skchat", { peers: ["capauth:x@y", "capauth:z@y"], writeConfig: false })
 })
 
 afterEach(() => {
@@ -72,16 +76,18 @@ const sendId = async (...args: Array<string>): Promise<string> => {
   return id
 }
 
-const writeLumina = () =>
+const writeLumina = async () => {
+  const keys = await keyPairFor("lumina")
   writePeer(t.home, "lumina", {
     name: "lumina",
     handle: "lumi",
     email: "lumina@skworld.io",
-    fingerprint: "ABCDEF0123456789ABCDEF0123456789ABCDEF01",
+    fingerprint: keys.fingerprint.toUpperCase(),
     entity_type: "agent",
     contact_uris: [LUMINA],
-    public_key: "-----BEGIN PGP PUBLIC KEY BLOCK-----\n\nxjMEZ...\n-----END PGP PUBLIC KEY BLOCK-----\n"
+    public_key: keys.armoredPublic
   })
+}
 
 let seq = 0
 /** A deterministic UUIDv7-shaped id for seeded messages. */
@@ -167,7 +173,7 @@ describe("skchat send", () => {
   })
 
   it("to a peer name resolves through ~/.skcapstone/peers", async () => {
-    writeLumina()
+    await writeLumina()
     const id = await sendId("lumina", "hi lumina")
     const history = okJson<Array<MessageJson>>(await cli("history", "lumina", "--json"))
     expect(history.map((m) => m.id)).toEqual([id])
@@ -176,7 +182,7 @@ describe("skchat send", () => {
   })
 
   it("to a peer's handle resolves to the same URI", async () => {
-    writeLumina()
+    await writeLumina()
     const id = await sendId("lumi", "by handle")
     const history = okJson<Array<MessageJson>>(await cli("history", LUMINA, "--json"))
     expect(history.map((m) => m.id)).toEqual([id])
@@ -235,7 +241,7 @@ describe("skchat send", () => {
 
 describe("unknown recipient", () => {
   it("is a one-line error naming close matches, and nothing is stored", async () => {
-    writeLumina()
+    await writeLumina()
     const r = await cli("send", "lumnia", "unknownrecipientpayload")
     const line = oneLineError(r)
     expect(line).toContain("lumnia")
@@ -254,7 +260,7 @@ describe("unknown recipient", () => {
   })
 
   it("history with an unknown name is a one-line error too", async () => {
-    writeLumina()
+    await writeLumina()
     const line = oneLineError(await cli("history", "lumnia"))
     expect(line).toContain("lumina")
   })
@@ -414,7 +420,7 @@ describe("skchat inbox", () => {
 
 describe("skchat history", () => {
   it("shows both directions, newest first, by name and by URI", async () => {
-    writeLumina()
+    await writeLumina()
     const [inOld, inNew] = await seed([
       { content: "lumina wrote first", timestamp: "2025-01-01T10:00:00Z" },
       { content: "lumina wrote again", timestamp: "2025-01-02T10:00:00Z" },
@@ -699,8 +705,11 @@ describe("skchat whoami", () => {
 })
 
 describe("skchat peers list", () => {
+  // These describe the registry's own content: start from an empty one (no test keys).
+  beforeEach(() => rmSync(join(t.home, ".skcapstone", "peers"), { recursive: true, force: true }))
+
   it("shows a table and --json without the public key", async () => {
-    writeLumina()
+    await writeLumina()
     writePeer(t.home, "bob", { name: "bob", email: "bob@example.org", entity_type: "human", trust_level: "verified" })
     const r = ok(await cli("peers", "list"))
     const lines = r.stdout.trimEnd().split("\n")
@@ -732,7 +741,7 @@ describe("skchat peers list", () => {
   })
 
   it("reports an invalid peer file on stderr and still lists the valid ones", async () => {
-    writeLumina()
+    await writeLumina()
     const peersDir = join(t.home, ".skcapstone", "peers")
     writeFileSync(join(peersDir, "broken.json"), "{ not json")
     writeFileSync(join(peersDir, "nameless.json"), JSON.stringify({ handle: "ghost" }))
@@ -770,7 +779,7 @@ describe("skchat admin", () => {
   })
 
   it("verify is ok on a fresh store with messages, and rebuild leaves every listing identical", async () => {
-    writeLumina()
+    await writeLumina()
     await seed([
       { content: "deploy message one", timestamp: "2025-07-01T00:00:00Z", thread_id: "t1" },
       { content: "message two", timestamp: "2025-07-02T00:00:00Z", thread_id: "t1" },
@@ -861,6 +870,12 @@ describe("TTL through the CLI", () => {
 })
 
 describe("NO_COLOR and terminal width", () => {
+  // The people these tables show messages to, with keys so the sends are sealed.
+  beforeEach(async () => {
+    await writeLumina()
+    await registerPeer(t, "someone", "capauth:someone-with-a-long-name@example.org")
+  })
+
   it("a narrow terminal leaves out the ID and THREAD columns before squeezing the message", async () => {
     await sendId("capauth:lumina@skworld.io", "a message long enough to want most of a narrow terminal", "-t", "ops")
     const narrow = await runCli(["history", "capauth:lumina@skworld.io"], t.env, { COLUMNS: "80" })
@@ -874,7 +889,7 @@ describe("NO_COLOR and terminal width", () => {
   const longText = "lorem ipsum dolor sit amet ".repeat(20).trim()
 
   it("no ANSI escapes anywhere in human output under NO_COLOR", async () => {
-    writeLumina()
+    await writeLumina()
     await seed([{ content: "colourless", timestamp: "2025-09-01T00:00:00Z", thread_id: "c" }])
     await sendId("lumina", "reply", "-t", "c")
     for (

@@ -5,6 +5,7 @@ import { createActor, fromPromise, SimulatedClock, waitFor } from "xstate"
 import { ChatSystem } from "../src/actors/chat-system.js"
 import { type AttemptFailure, deliveryMachine, RETRY_BACKOFF_SECONDS } from "../src/actors/delivery-machine.js"
 import { ChatHistory, historyLayer } from "../src/entrypoints/chat-history.js"
+import { provisionStore } from "./support/identities.js"
 import { makeTempHome, type TempHome } from "./support/temp-home.js"
 
 const ME = "capauth:me@skworld.io"
@@ -187,8 +188,9 @@ describe("delivery machine", () => {
 
 describe("ChatSystem.send with no transport configured", () => {
   let temp: TempHome
-  beforeEach(() => {
+  beforeEach(async () => {
     temp = makeTempHome()
+    await provisionStore(temp, ME)
   })
   afterEach(() => temp.remove())
 

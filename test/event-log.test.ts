@@ -9,6 +9,7 @@ import { LogDamaged } from "../src/domain/errors.js"
 
 const ME = "capauth:me@skworld.io"
 const BOB = "capauth:bob@skworld.io"
+const NO_KEY = "capauth:nokey@skworld.io"
 
 const store = useTempStore(ME)
 const { withRaw } = store
@@ -45,14 +46,18 @@ const wire = (id: string, content: string): ChatMessage => {
   return decoded.right
 }
 
-/** Five events: three sends and two received messages. */
+/**
+ * Five events: three sends and two received messages. The sends go, signed but deliberately in plaintext,
+ * to someone with no registered key: a sealed send would also pin that key (a sixth event), and these
+ * tests are about the chain, not the crypto.
+ */
 const storeSome = () =>
   withChat(Effect.gen(function*() {
     const chat = yield* ChatSystem
-    yield* chat.send({ recipient: BOB, content: "first hello" })
-    yield* chat.send({ recipient: BOB, content: "second hello" })
+    yield* chat.send({ recipient: NO_KEY, content: "first hello", plaintext: true })
+    yield* chat.send({ recipient: NO_KEY, content: "second hello", plaintext: true })
     yield* chat.recordAll([wire("in-1", "incoming one"), wire("in-2", "incoming two")])
-    yield* chat.send({ recipient: BOB, content: "third hello" })
+    yield* chat.send({ recipient: NO_KEY, content: "third hello", plaintext: true })
     return chat.head()
   }))
 

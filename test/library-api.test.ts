@@ -1,7 +1,9 @@
+import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
 import { InvalidInput } from "../src/domain/errors.js"
 import { openHistory } from "../src/entrypoints/chat-history.js"
 import * as skchat from "../src/index.js"
+import { provisionStore } from "./support/identities.js"
 import { filesUnder, makeTempHome, type TempHome } from "./support/temp-home.js"
 
 const ME = "capauth:me@skworld.io"
@@ -9,8 +11,9 @@ const BOB = "capauth:bob@skworld.io"
 const ALICE = "capauth:alice@skworld.io"
 
 let temp: TempHome
-beforeEach(() => {
+beforeEach(async () => {
   temp = makeTempHome()
+  await provisionStore(temp, ME)
 })
 afterEach(() => temp.remove())
 
@@ -129,7 +132,8 @@ describe("openHistory, the library face", () => {
     await history.close()
     const files = filesUnder(temp.home)
     expect(files.some((f) => f.startsWith(temp.dataDir) && f.endsWith("skchat.db"))).toBe(true)
-    expect(files.every((f) => f.startsWith(temp.dataDir))).toBe(true)
+    // Everything it wrote is there; the only other files are the peer keys this test registered.
+    expect(files.every((f) => f.startsWith(temp.dataDir) || f.startsWith(join(temp.home, ".skcapstone")))).toBe(true)
   })
 
   it("storeMessage with invalid input rejects with InvalidInput and a one-line message", async () => {

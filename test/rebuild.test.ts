@@ -16,7 +16,7 @@ const ALICE = "capauth:alice@skworld.io"
 const START = Date.parse("2026-11-24T00:00:00Z")
 
 /** Every table a projection owns (projection.ts `tables`) plus the checkpoints. */
-const PROJECTION_TABLES = ["messages", "threads", "thread_participants", "projection_checkpoints"]
+const PROJECTION_TABLES = ["messages", "threads", "thread_participants", "peer_keys", "rejections", "projection_checkpoints"]
 const SEARCH_WORDS = ["hello", "ephemeral", "lasting", "vanishing", "kick*", "deploy", "report", "status", "nothinghere"]
 
 const store = useTempStore(ME)

@@ -259,7 +259,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       const me = yield* keys.unlock()
       const recipient = yield* peerKeyFor(message.recipient, now)
       if ("missing" in recipient && plaintext !== true) {
-        return yield* new MissingRecipientKey({ recipient: message.recipient })
+        return yield* new MissingRecipientKey({ recipient: message.recipient, reason: recipient.missing })
       }
       const checked = "found" in recipient ? recipient.found : undefined
       const envelopeId = uuidv7(now)

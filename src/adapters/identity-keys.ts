@@ -196,7 +196,6 @@ export class IdentityKeys extends Context.Tag("skchat/IdentityKeys")<IdentityKey
               uri = fromSkcapstone
               name = skcapstone.name ?? options.name ?? fromSkcapstone.slice("capauth:".length).split("@")[0]!
               email = skcapstone.email ?? fromSkcapstone.slice("capauth:".length)
-              source = "skcapstone"
               const keyFile = skcapstoneKeyFile(skcapstone)
               if (keyFile !== undefined) {
                 const armored = readText(keyFile) ?? ""
@@ -212,6 +211,7 @@ export class IdentityKeys extends Context.Tag("skchat/IdentityKeys")<IdentityKey
                   })
                 }
                 reusedKey = { file: keyFile, armored }
+                source = "skcapstone"
                 notes.push(`reusing the skcapstone identity ${uri} and its key ${keyFile}`)
               } else {
                 notes.push(`reusing the skcapstone identity ${uri}; it has no private key skchat can use, so a new key` +

@@ -59,11 +59,12 @@ export class IdentityExists extends Schema.TaggedError<IdentityExists>()("Identi
 
 /** Fail closed: no key to encrypt to, and no explicit `--plaintext`. */
 export class MissingRecipientKey extends Schema.TaggedError<MissingRecipientKey>()("MissingRecipientKey", {
-  recipient: Schema.String
+  recipient: Schema.String,
+  reason: Schema.String
 }) {
   override get message(): string {
-    return `no public key for ${this.recipient}: add one with \`skchat peers add NAME --key FILE.asc\`` +
-      " (or send with --plaintext to send it unencrypted on purpose)"
+    return `no usable public key for ${this.recipient} (${this.reason}): add one with` +
+      " `skchat peers add NAME --key FILE.asc` (or send with --plaintext to send it unencrypted on purpose)"
   }
 }
 

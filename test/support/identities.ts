@@ -21,7 +21,12 @@ export const keyPairFor = (name: string): Promise<GeneratedKeys> => {
  * Gives a temp home the identity `uri` with the key pair of `name`, written as `skchat init` writes it
  * (without running the CLI, for store-level tests).
  */
-export const installIdentity = async (temp: TempHome, name: string, uri = `capauth:${name}@skworld.io`) => {
+export const installIdentity = async (
+  temp: TempHome,
+  name: string,
+  uri = `capauth:${name}@skworld.io`,
+  options: { readonly writeConfig?: boolean } = {}
+) => {
   const keys = await keyPairFor(name)
   const dir = join(temp.dataDir, "identity")
   mkdirSync(dir, { recursive: true, mode: 0o700 })
@@ -39,7 +44,9 @@ export const installIdentity = async (temp: TempHome, name: string, uri = `capau
     public_key_path: join(dir, "public.asc"),
     passphrase_protected: false
   }, null, 2))
-  writeFileSync(join(temp.dataDir, "config.yml"), `skchat:\n  identity:\n    uri: ${uri}\n`)
+  if (options.writeConfig !== false) {
+    writeFileSync(join(temp.dataDir, "config.yml"), `skchat:\n  identity:\n    uri: ${uri}\n`)
+  }
   return keys
 }
 
@@ -61,4 +68,33 @@ export const registerPeer = async (temp: TempHome, name: string, uri = `capauth:
     source: "test"
   })
   return keys
+}
+
+/** The people store-level tests write to: each gets a registered key, so sends are sealed for real. */
+export const TEST_PEERS = [
+  "capauth:bob@skworld.io",
+  "capauth:alice@skworld.io",
+  "capauth:carol@skworld.io",
+  "capauth:lumina@skworld.io",
+  "capauth:x@y",
+  "capauth:z@y"
+]
+
+/** A peer file name for a test URI: its local part (`capauth:bob@skworld.io` → bob). */
+const peerNameOf = (uri: string) => uri.slice("capauth:".length).split("@")[0]!
+
+/**
+ * An identity for `me` (key pair, record; config.yml too unless `writeConfig` is false) and registered
+ * keys for `peers`: what a store needs before it can seal a message.
+ */
+export const provisionStore = async (
+  temp: TempHome,
+  me: string,
+  options: { readonly peers?: ReadonlyArray<string>; readonly writeConfig?: boolean } = {}
+) => {
+  const own = await installIdentity(temp, `self-${peerNameOf(me)}`, me, options)
+  for (const uri of options.peers ?? TEST_PEERS) {
+    if (uri !== me) await registerPeer(temp, peerNameOf(uri), uri)
+  }
+  return own
 }

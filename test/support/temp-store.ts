@@ -1,16 +1,19 @@
 import type Database from "better-sqlite3"
 import { afterEach, beforeEach } from "vitest"
 import { historyLayer } from "../../src/entrypoints/chat-history.js"
+import { provisionStore } from "./identities.js"
 import { makeTempHome, storeFile, type TempHome, withDatabase } from "./temp-home.js"
 
 /**
- * A fresh temp HOME and store for every test of the calling file, as `identity`: the layer to run
+ * A fresh temp HOME and store for every test of the calling file, as `identity` (with a key pair, and
+ * registered keys for the usual test peers so sends are sealed for real): the layer to run
  * Effect code on it, and a raw connection for looking under the hood.
  */
 export const useTempStore = (identity: string) => {
   let current: TempHome | undefined
-  beforeEach(() => {
+  beforeEach(async () => {
     current = makeTempHome()
+    await provisionStore(current, identity)
   })
   afterEach(() => current?.remove())
   const temp = (): TempHome => {
