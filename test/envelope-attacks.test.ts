@@ -66,7 +66,8 @@ const setSecurity = (temp: TempHome, settings: Record<string, number | boolean>)
 
 const privateKeyOf = async (name: string) =>
   await openpgp.readPrivateKey({ armoredKey: (await keyPairFor(name)).armoredPrivate })
-const publicKeyOf = async (name: string) => await openpgp.readKey({ armoredKey: (await keyPairFor(name)).armoredPublic })
+const publicKeyOf = async (name: string) =>
+  await openpgp.readKey({ armoredKey: (await keyPairFor(name)).armoredPublic })
 const fingerprintOf = async (name: string) => (await keyPairFor(name)).fingerprint
 
 type SealedDoc = Record<string, unknown> & {
@@ -180,7 +181,12 @@ const edited = (envelope: string, change: (e: any) => void): string => {
  * A legacy SKComm envelope (INTEROP.md): the Python chat message as plain JSON in `payload.content`,
  * not encrypted, no signature. `gzip` packs the content as SKComm's `gz:` form.
  */
-const legacyEnvelope = (o: { readonly from: string; readonly to: string; readonly content: string; readonly gzip?: boolean }) => {
+const legacyEnvelope = (o: {
+  readonly from: string
+  readonly to: string
+  readonly content: string
+  readonly gzip?: boolean
+}) => {
   const message = JSON.stringify({
     id: randomUUID(),
     sender: uriOf(o.from),
@@ -214,7 +220,8 @@ const legacyEnvelope = (o: { readonly from: string; readonly to: string; readonl
 
 // --- What a refusal must look like ---------------------------------------------------------------
 
-const bytesOf = (raw: string | Uint8Array): Buffer => (typeof raw === "string" ? Buffer.from(raw, "utf8") : Buffer.from(raw))
+const bytesOf = (raw: string | Uint8Array): Buffer =>
+  typeof raw === "string" ? Buffer.from(raw, "utf8") : Buffer.from(raw)
 
 /**
  * Receives `raw` and checks the refusal in full: the specific reason, the inbox unchanged, the raw bytes
@@ -281,6 +288,9 @@ describe("incoming envelopes: every attack refused for its own reason", () => {
     const envelope = envelopeAround(doc, { content: await forge(doc, { encryptTo: ["bob"] }) })
 
     await using(bob, (h) => rejectedWith(h, bob, envelope, "unsigned"))
+    // Allowing legacy unsigned SKComm envelopes must not let through one that claims our sealed format.
+    setSecurity(bob, { accept_unsigned: true })
+    await using(bob, (h) => rejectedWith(h, bob, envelope, "unsigned"))
   })
 
   it("refuses a signed plaintext message whose detached signature was removed: signature_stripped", async () => {
@@ -293,13 +303,22 @@ describe("incoming envelopes: every attack refused for its own reason", () => {
     })
 
     await using(bob, (h) => rejectedWith(h, bob, stripped, "signature_stripped"))
+    // Allowing legacy unsigned SKComm envelopes must not let through one that claims our sealed format.
+    setSecurity(bob, { accept_unsigned: true })
+    await using(bob, (h) => rejectedWith(h, bob, stripped, "signature_stripped"))
   })
 
   it("refuses a message signed by another key than the claimed sender's: forged_sender", async () => {
     await person("alice", ["bob"])
     const bob = await person("bob", ["alice"])
     // Mallory claims to be alice (even naming alice's fingerprint in the seal) but can only sign as himself.
-    const doc = await sealedDoc({ from: "alice", to: "bob", sealedBy: "alice", sealedFor: ["bob"], content: "send me the keys" })
+    const doc = await sealedDoc({
+      from: "alice",
+      to: "bob",
+      sealedBy: "alice",
+      sealedFor: ["bob"],
+      content: "send me the keys"
+    })
     const envelope = envelopeAround(doc, { content: await forge(doc, { encryptTo: ["bob"], signWith: "mallory" }) })
 
     await using(bob, (h) => rejectedWith(h, bob, envelope, "forged_sender"))
@@ -314,6 +333,9 @@ describe("incoming envelopes: every attack refused for its own reason", () => {
       const outcome = await rejectedWith(h, bob, sent.envelope, "unknown_sender")
       expect(outcome.detail).toContain(uriOf("dave"))
     })
+    // Allowing legacy unsigned SKComm envelopes must not let through one that claims our sealed format.
+    setSecurity(bob, { accept_unsigned: true })
+    await using(bob, (h) => rejectedWith(h, bob, sent.envelope, "unknown_sender"))
   })
 
   it("refuses alice's message to bob that bob re-encrypted to carol: forwarded", async () => {
@@ -377,7 +399,7 @@ describe("incoming envelopes: every attack refused for its own reason", () => {
   describe("refuses what is not an envelope at all: malformed", () => {
     it.each([
       ["text that is not JSON", () => "this is not JSON {"],
-      ["an envelope cut off halfway (a truncated transfer)", (envelope: string) => envelope.slice(0, envelope.length / 2)],
+      ["an envelope cut off halfway (a truncated transfer)", (env: string) => env.slice(0, env.length / 2)],
       ["JSON that is not an envelope", () => JSON.stringify({ hello: "world", payload: 42 })]
     ])("%s", async (_what, make) => {
       const alice = await person("alice", ["bob"])
@@ -438,7 +460,7 @@ describe("incoming envelopes: every attack refused for its own reason", () => {
     await using(bob, (h) => rejectedWith(h, bob, envelope, "decompression_limit"))
   })
 
-  it("refuses a signed, encrypted OpenPGP compressed packet that inflates past the limit: decompression_limit", async () => {
+  it("refuses a signed OpenPGP compressed packet that inflates past the limit: decompression_limit", async () => {
     await person("alice", ["bob"])
     const bob = await person("bob", ["alice"])
     // A genuinely signed sealed document from alice, ~20 MB of zeros, zlib-compressed inside the encryption:
@@ -450,7 +472,11 @@ describe("incoming envelopes: every attack refused for its own reason", () => {
       sealedFor: ["bob"],
       content: "0".repeat(20 * 1024 * 1024)
     })
-    const armored = await forge(doc, { encryptTo: ["bob"], signWith: "alice", compression: openpgp.enums.compression.zlib })
+    const armored = await forge(doc, {
+      encryptTo: ["bob"],
+      signWith: "alice",
+      compression: openpgp.enums.compression.zlib
+    })
     const envelope = envelopeAround(doc, { content: armored })
     expect(Buffer.byteLength(envelope)).toBeLessThan(1024 * 1024)
 
@@ -460,18 +486,18 @@ describe("incoming envelopes: every attack refused for its own reason", () => {
   it.each([
     ["metadata.thread_id", (e: any) => { e.metadata.thread_id = "another-thread" }],
     ["recipient", (e: any) => { e.recipient = CAROL }]
-  ])("refuses a valid envelope whose outer %s was altered: header_mismatch", async (_field, change) => {
+  ])("refuses a valid envelope whose outer %s was altered: header_mismatch", async (field, change) => {
     const alice = await person("alice", ["bob"])
     const bob = await person("bob", ["alice"])
     const sent = await sendFrom(alice, { recipient: BOB, content: "about the release", threadId: "release" })
 
     await using(bob, async (h) => {
       const outcome = await rejectedWith(h, bob, edited(sent.envelope, change), "header_mismatch")
-      expect(outcome.detail).toContain(_field)
+      expect(outcome.detail).toContain(field)
     })
   })
 
-  it("refuses a sender whose registered key differs from the pinned one: key_changed, and will not send to them", async () => {
+  it("refuses a sender whose registered key is not the pinned one (key_changed), and won't send to them", async () => {
     const alice = await person("alice", ["bob"])
     const bob = await person("bob", ["alice"])
     const first = await sendFrom(alice, { recipient: BOB, content: "first contact: pin my key" })
@@ -484,17 +510,20 @@ describe("incoming envelopes: every attack refused for its own reason", () => {
     await registerPeer(bob, "alice-rekeyed", ALICE)
     const byOldKey = await sendFrom(alice, { recipient: BOB, content: "still me, old key" })
     const newDoc = await sealedDoc({ from: "alice", to: "bob", sealedBy: "alice-rekeyed", sealedFor: ["bob"] })
-    const byNewKey = envelopeAround(newDoc, { content: await forge(newDoc, { encryptTo: ["bob"], signWith: "alice-rekeyed" }) })
+    const byNewKey = envelopeAround(newDoc, {
+      content: await forge(newDoc, { encryptTo: ["bob"], signWith: "alice-rekeyed" })
+    })
 
     await using(bob, async (h) => {
       await rejectedWith(h, bob, byOldKey.envelope, "key_changed")
       await rejectedWith(h, bob, byNewKey, "key_changed")
-      await expect(h.send({ recipient: ALICE, content: "are you still you?" })).rejects.toMatchObject({ _tag: "KeyChanged" })
+      await expect(h.send({ recipient: ALICE, content: "are you still you?" }))
+        .rejects.toMatchObject({ _tag: "KeyChanged" })
       expect(await h.conversation(ALICE)).toHaveLength(1) // only the first message: nothing was sent
     })
   })
 
-  it("refuses a legacy SKComm envelope by default (unsigned_legacy); accepts it, unverified, when configured", async () => {
+  it("refuses a legacy SKComm envelope by default (unsigned_legacy); takes it unverified when allowed", async () => {
     const bob = await person("bob", ["alice"])
     const legacy = legacyEnvelope({ from: "alice", to: "bob", content: "hi from the Python skchat" })
     const packed = legacyEnvelope({ from: "alice", to: "bob", content: "compressed hello", gzip: true })
@@ -533,7 +562,7 @@ describe("incoming envelopes: every attack refused for its own reason", () => {
 })
 
 describe("outgoing: fail closed", () => {
-  it("refuses to send to a URI with no registered key (MissingRecipientKey); --plaintext sends it signed, marked unencrypted", async () => {
+  it("won't send to a URI with no registered key (MissingRecipientKey); plaintext: true sends it signed", async () => {
     const alice = await person("alice")
     const zed = uriOf("zed")
 
