@@ -40,6 +40,8 @@ export class ChatHistory extends Effect.Service<ChatHistory>()("skchat/ChatHisto
       receive: (envelopes: ReadonlyArray<Uint8Array | string>) =>
         chat.receive(envelopes.map((e) => (typeof e === "string" ? new TextEncoder().encode(e) : e))),
       rejections: (limit = 20) => read(() => queries.rejections(limit)),
+      /** The sealed envelope of a sent message still waiting for a transport (undefined once gone). */
+      outboundEnvelope: (messageId: string) => chat.outboundEnvelope(messageId),
       storeMessage,
       storeMessages: (messages: ReadonlyArray<ChatMessage>) => chat.recordAll(messages),
       inbox: (limit = 20, threadId?: string) => read((t) => queries.inbox(t, limit, threadId)),
@@ -90,6 +92,7 @@ export const openHistory = async (options: HistoryOptions = {}) => {
     receive: (envelopes: ReadonlyArray<Uint8Array | string>): Promise<ReadonlyArray<ReceiveOutcome>> =>
       run(history.receive(envelopes)),
     rejections: (limit?: number): Promise<ReadonlyArray<RejectionView>> => run(history.rejections(limit)),
+    outboundEnvelope: (messageId: string): Promise<string | undefined> => run(history.outboundEnvelope(messageId)),
     storeMessage: (message: ChatMessage | Readonly<Record<string, unknown>>): Promise<string> =>
       run(history.storeMessage(message)),
     inbox: (limit?: number, threadId?: string): Promise<ReadonlyArray<MessageView>> =>
