@@ -9,8 +9,8 @@ import { decodeChatMessage } from "../src/domain/chat-message.js"
 import { makeEnvelope } from "../src/domain/envelope.js"
 import type { Seal } from "../src/domain/sealed-message.js"
 import { openHistory } from "../src/entrypoints/chat-history.js"
-import { installIdentity } from "./support/identities.js"
-import { makeTempHome, type TempHome, writePeer } from "./support/temp-home.js"
+import { installIdentity, registerPeer } from "./support/identities.js"
+import { makeTempHome, type TempHome } from "./support/temp-home.js"
 
 /**
  * skchat and GnuPG 2.2 (the OpenPGP most peers have) read each other's sealed messages, both ways: GnuPG
@@ -75,22 +75,9 @@ const gnupgKey = async (name: string, email: string, withEncryptionSubkey = true
   return fpr
 }
 
-/** Registers a GnuPG-exported public key as a peer, in the skcapstone file format (as registerPeer does). */
+/** Registers a GnuPG-exported public key as a peer, in the skcapstone file format. */
 const registerGnupgPeer = (name: string, uri: string, fingerprint: string, armoredPublic: string) =>
-  writePeer(temp.home, name, {
-    name,
-    fingerprint,
-    public_key: armoredPublic,
-    entity_type: "human",
-    handle: name,
-    email: uri.slice("capauth:".length),
-    capabilities: [],
-    contact_uris: [uri],
-    trust_level: "unverified",
-    added_at: new Date().toISOString(),
-    last_seen: null,
-    source: "gnupg"
-  })
+  registerPeer(temp, name, uri, { fingerprint, armoredPublic, source: "gnupg" })
 
 /** The test's own sealed document, from lumina to us: what GnuPG will sign and encrypt. */
 const sealedFromLumina = (luminaFpr: string, myFpr: string, content: string) => {
@@ -180,7 +167,7 @@ describe("skchat → GnuPG", () => {
     const luminaFpr = await gnupgKey("Lumina", "lumina@skworld.io")
     const luminaPublic = (await gpgOk(["--armor", "--export", luminaFpr])).stdout
     expect(luminaPublic).toContain("-----BEGIN PGP PUBLIC KEY BLOCK-----")
-    registerGnupgPeer("lumina", LUMINA, luminaFpr, luminaPublic)
+    await registerGnupgPeer("lumina", LUMINA, luminaFpr, luminaPublic)
     await gpgOk(["--import"], myKeys.armoredPublic)
 
     const history = await open()
@@ -238,7 +225,7 @@ describe("GnuPG → skchat", () => {
   it("skchat accepts, verified, a sealed message GnuPG signed with the sender's registered key and encrypted to us", async () => {
     const myKeys = await installIdentity(temp, "orion", ME)
     const luminaFpr = await gnupgKey("Lumina", "lumina@skworld.io")
-    registerGnupgPeer("lumina", LUMINA, luminaFpr, (await gpgOk(["--armor", "--export", luminaFpr])).stdout)
+    await registerGnupgPeer("lumina", LUMINA, luminaFpr, (await gpgOk(["--armor", "--export", luminaFpr])).stdout)
     await gpgOk(["--import"], myKeys.armoredPublic)
 
     const text = "hello from GnuPG — signed and sealed ✓"
@@ -281,7 +268,7 @@ describe("GnuPG → skchat", () => {
   it("skchat refuses as forged_sender the same message signed by another GnuPG key than lumina's registered one", async () => {
     const myKeys = await installIdentity(temp, "orion", ME)
     const luminaFpr = await gnupgKey("Lumina", "lumina@skworld.io")
-    registerGnupgPeer("lumina", LUMINA, luminaFpr, (await gpgOk(["--armor", "--export", luminaFpr])).stdout)
+    await registerGnupgPeer("lumina", LUMINA, luminaFpr, (await gpgOk(["--armor", "--export", luminaFpr])).stdout)
     const malloryFpr = await gnupgKey("Mallory", "mallory@skworld.io", false)
     expect(malloryFpr).not.toBe(luminaFpr)
     await gpgOk(["--import"], myKeys.armoredPublic)

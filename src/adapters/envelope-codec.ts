@@ -9,8 +9,7 @@ import { claimsSeal, readSealed, type Seal, sealedDocument } from "../domain/sea
 import { isoFromMillis, timestampMillis } from "../domain/timestamp.js"
 import { formatParseError } from "../domain/validation-message.js"
 import {
-  decryptAndVerify,
-  decryptUnverified,
+  decrypt,
   type OwnKey,
   type PeerKey,
   signAndEncrypt,
@@ -119,7 +118,7 @@ const inflate = (content: string, maxBytes: number): Either.Either<string, Rejec
 
 /**
  * Checks what the signature covered against the header and against us. The sender was already bound to
- * the signing key by `decryptAndVerify`/`verifyDetached` (the sealed sender must equal the claimed one).
+ * the signing key by `decrypt`/`verifyDetached` (the sealed sender must equal the claimed one).
  */
 const checkSealed = (envelope: Envelope, doc: unknown, signer: PeerKey, ctx: OpenContext, encrypted: boolean):
   Either.Either<Opened, Rejection> => {
@@ -196,26 +195,23 @@ const openOrRefuse = async (raw: Uint8Array, ctx: OpenContext, claimed: { id: st
   }
 
   if (envelope.payload.encrypted) {
+    /**
+     * Where legacy envelopes are allowed, an unregistered sender or an unsigned payload may still be an
+     * SKComm one: decrypted without a signature check and shown unverified — unless it claims to be ours,
+     * which is always signed by a registered key, and then `refusal` stands.
+     */
+    const orLegacy = async (refusal: Rejection, legacyReason: Rejection["reason"]) => {
+      if (refusal.reason !== legacyReason || !ctx.acceptUnsigned) return Either.left(refusal)
+      const plain = await decrypt(content, ctx.me, undefined, ctx.maxBytes)
+      if (Either.isLeft(plain)) return Either.left(plain.left)
+      const doc = parseJson(plain.right, "the decrypted content")
+      if (Either.isLeft(doc)) return Either.left(doc.left)
+      return claimsSeal(doc.right) ? Either.left(refusal) : openLegacy(envelope, doc.right, ctx)
+    }
     const sender = await ctx.senderKey(envelope.sender)
-    if (Either.isLeft(sender)) {
-      // A legacy sender need not be registered; our own format always is.
-      if (sender.left.reason !== "unknown_sender" || !ctx.acceptUnsigned) return Either.left(sender.left)
-      const plain = await decryptUnverified(content, ctx.me, ctx.maxBytes)
-      if (Either.isLeft(plain)) return Either.left(plain.left)
-      const doc = parseJson(plain.right, "the decrypted content")
-      if (Either.isLeft(doc)) return Either.left(doc.left)
-      return claimsSeal(doc.right) ? Either.left(sender.left) : openLegacy(envelope, doc.right, ctx)
-    }
-    const opened = await decryptAndVerify(content, ctx.me, { uri: envelope.sender, key: sender.right.key }, ctx.maxBytes)
-    if (Either.isLeft(opened)) {
-      if (opened.left.reason !== "unsigned" || !ctx.acceptUnsigned) return Either.left(opened.left)
-      // Unsigned inside: a legacy SKComm payload, if it does not claim to be one of ours.
-      const plain = await decryptUnverified(content, ctx.me, ctx.maxBytes)
-      if (Either.isLeft(plain)) return Either.left(plain.left)
-      const doc = parseJson(plain.right, "the decrypted content")
-      if (Either.isLeft(doc)) return Either.left(doc.left)
-      return claimsSeal(doc.right) ? Either.left(opened.left) : openLegacy(envelope, doc.right, ctx)
-    }
+    if (Either.isLeft(sender)) return orLegacy(sender.left, "unknown_sender")
+    const opened = await decrypt(content, ctx.me, { uri: envelope.sender, key: sender.right.key }, ctx.maxBytes)
+    if (Either.isLeft(opened)) return orLegacy(opened.left, "unsigned")
     const doc = parseJson(opened.right, "the decrypted content")
     if (Either.isLeft(doc)) return Either.left(doc.left)
     return checkSealed(envelope, doc.right, sender.right, ctx, true)

@@ -170,13 +170,15 @@ const readArmoredMessage = async (armored: string): Promise<Either.Either<openpg
 }
 
 /**
- * Decrypts with our key and verifies the signature against the one key the claimed sender is registered
- * with. `maxBytes` bounds what an OpenPGP compressed packet may inflate to.
+ * Decrypts with our key and, given the one key the claimed sender is registered with, requires a valid
+ * signature by it (`expectSigned: true`). Without a sender (legacy SKComm payloads, signed if at all
+ * outside the encryption) it only decrypts, and the result is shown unverified. `maxBytes` bounds what an
+ * OpenPGP compressed packet may inflate to.
  */
-export const decryptAndVerify = async (
+export const decrypt = async (
   armored: string,
   me: OwnKey,
-  sender: { readonly uri: string; readonly key: openpgp.PublicKey },
+  sender: { readonly uri: string; readonly key: openpgp.PublicKey } | undefined,
   maxBytes: number
 ): Promise<Either.Either<Uint8Array, Rejection>> => {
   const read = await readArmoredMessage(armored)
@@ -186,33 +188,13 @@ export const decryptAndVerify = async (
     const { data } = await (await pgp()).decrypt({
       message: read.right,
       decryptionKeys: me.privateKey,
-      verificationKeys: sender.key,
-      expectSigned: true,
+      ...(sender === undefined ? {} : { verificationKeys: sender.key, expectSigned: true as const }),
       format: "binary",
       config: { ...CONFIG, maxDecompressedMessageSize: maxBytes }
     })
     return Either.right(data)
   } catch (e) {
-    return Either.left(classify(e, sender.uri))
-  }
-}
-
-/** Legacy SKComm payloads are encrypted but signed, if at all, outside: decrypt only (shown unverified). */
-export const decryptUnverified = async (armored: string, me: OwnKey, maxBytes: number):
-  Promise<Either.Either<Uint8Array, Rejection>> => {
-  const read = await readArmoredMessage(armored)
-  if (Either.isLeft(read)) return Either.left(read.left)
-  decryptionCount++
-  try {
-    const { data } = await (await pgp()).decrypt({
-      message: read.right,
-      decryptionKeys: me.privateKey,
-      format: "binary",
-      config: { ...CONFIG, maxDecompressedMessageSize: maxBytes }
-    })
-    return Either.right(data)
-  } catch (e) {
-    return Either.left(classify(e, "the sender"))
+    return Either.left(classify(e, sender?.uri ?? "the sender"))
   }
 }
 

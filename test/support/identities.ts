@@ -50,9 +50,17 @@ export const installIdentity = async (
   return keys
 }
 
-/** Registers `name`'s public key in a temp home's peer registry (the skcapstone format of INTEROP.md). */
-export const registerPeer = async (temp: TempHome, name: string, uri = `capauth:${name}@skworld.io`) => {
-  const keys = await keyPairFor(name)
+/**
+ * Registers a public key in a temp home's peer registry (the skcapstone format of INTEROP.md): `name`'s
+ * test key pair, or `key` when given (one made elsewhere, say by GnuPG).
+ */
+export const registerPeer = async (
+  temp: TempHome,
+  name: string,
+  uri = `capauth:${name}@skworld.io`,
+  key?: { readonly fingerprint: string; readonly armoredPublic: string; readonly source?: string }
+) => {
+  const keys = key ?? await keyPairFor(name)
   writePeer(temp.home, name, {
     name,
     fingerprint: keys.fingerprint.toUpperCase(),
@@ -65,7 +73,7 @@ export const registerPeer = async (temp: TempHome, name: string, uri = `capauth:
     trust_level: "unverified",
     added_at: new Date().toISOString(),
     last_seen: null,
-    source: "test"
+    source: key?.source ?? "test"
   })
   return keys
 }
