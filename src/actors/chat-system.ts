@@ -389,10 +389,22 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
               outcomes.push({ status: "duplicate", messageId: m.id })
               return
             }
-            batch.add(o.envelopeId).add(m.id)
             const pin = pins.get(m.sender)
-            if (o.verified && pin !== undefined) events.push(...pinEvents(m.sender, pin.pin, pin.key.fingerprint))
-            if (pin?.pin !== undefined) pins.set(m.sender, { ...pin, pin: undefined })
+            if (o.verified && pin !== undefined) {
+              try {
+                events.push(...pinEvents(m.sender, pin.pin, pin.key.fingerprint))
+              } catch (e) {
+                // Another process pinned a different key for this sender meanwhile: refuse this one only.
+                if (!(e instanceof KeyChanged)) throw e
+                const file = quarantine(paths.quarantineDir, raw, now)
+                events.push(rejectedEvent({ reason: "key_changed", detail: e.message }, o.envelopeId, m.sender, raw,
+                  file, now))
+                outcomes.push({ status: "rejected", reason: "key_changed", detail: e.message, file })
+                return
+              }
+              pins.set(m.sender, { ...pin, pin: undefined })
+            }
+            batch.add(o.envelopeId).add(m.id)
             events.push(...eventsFor(m, "in", o.verified, now, creating, { id: o.envelopeId, signer: o.signer }))
             outcomes.push({ status: "accepted", message: m, verified: o.verified })
           } else {

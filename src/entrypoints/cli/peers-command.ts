@@ -54,7 +54,8 @@ const uriFromKey = (userIds: ReadonlyArray<string>): string | undefined => {
 const keyFile = Options.file("key").pipe(Options.withDescription("the peer's public key (armored or binary)"))
 const uri = Options.text("uri").pipe(Options.optional,
   Options.withDescription("their capauth URI (default: from the key's email, else capauth:NAME@skworld.io)"))
-const entityType = Options.choice("type", ["human", "agent"]).pipe(Options.withDefault("human"))
+const entityType = Options.choice("type", ["human", "agent"]).pipe(Options.optional,
+  Options.withDescription("human or agent (default: as already registered, else human)"))
 
 const addCommand = Command.make("add", { name, key: keyFile, uri, type: entityType }, (args) =>
   Effect.gen(function*() {
@@ -94,7 +95,7 @@ const addCommand = Command.make("add", { name, key: keyFile, uri, type: entityTy
       name: existing?.name ?? args.name,
       fingerprint: key.right.fingerprint.toUpperCase(),
       public_key: key.right.armored,
-      entity_type: args.type,
+      entity_type: Option.getOrUndefined(args.type) ?? existing?.entity_type ?? "human",
       handle: args.name,
       email,
       capabilities: existing?.capabilities ?? [],
