@@ -1,6 +1,7 @@
 /**
- * `npm run bench`: the figures issue #2 asks for, measured on this machine, written to BENCHMARKS.md.
- * Everything runs in temp dirs; nothing touches the real home or the network.
+ * `npm run bench`: the figures issues #2 and #3 ask for, measured on this machine, written to BENCHMARKS.md
+ * (`--quick`: smaller sizes, written to bench/last-quick-run.md). The sealing figures of #3 are in
+ * bench/crypto-bench.ts. Everything runs in temp dirs; nothing touches the real home or the network.
  */
 import { Effect, ManagedRuntime } from "effect"
 import { spawnSync } from "node:child_process"
@@ -11,6 +12,7 @@ import { performance } from "node:perf_hooks"
 import { ChatSystem } from "../src/actors/chat-system.js"
 import { ChatHistory, historyLayer } from "../src/entrypoints/chat-history.js"
 import { ChatQueries } from "../src/projections/chat-queries.js"
+import { cryptoBenchmarks } from "./crypto-bench.js"
 import { COMMON_TERM, RARE_TERM, syntheticMessage } from "./message-fixture.js"
 
 const root = new URL("..", import.meta.url).pathname
@@ -129,6 +131,10 @@ try {
         `${c.toFixed(0)} ms vs \`node -e 0\` ${n.toFixed(0)} ms = ${(c / n).toFixed(2)}× | ≤ 3.5× |`
     )
   }
+
+  // 5-7. Sealing (issue #3): seal/open against bare OpenPGP.js, sealed sends/s on one core, rebuild of a
+  // received sealed log without decrypting.
+  await cryptoBenchmarks({ quick, scratch, report })
 } finally {
   rmSync(scratch, { recursive: true, force: true })
 }
@@ -146,8 +152,11 @@ Machine: ${machine}.
 
 ${table}
 
-How each is measured is described in bench/run.ts. Medians and percentiles are over repeated runs in one
-process; the cold-start ratio compares medians of 21 interleaved runs of each command.
+How each is measured is described in bench/run.ts and bench/crypto-bench.ts. Medians and percentiles are
+over repeated runs in one process; the cold-start ratio compares medians of 21 interleaved runs of each
+command. Seal/open: skchat and bare OpenPGP.js alternate op by op after a warm-up, and each figure is the
+median over 11 rounds of that round's mean. Sealed sends run in a child process pinned to CPU 0 with
+\`taskset\`. The rebuilds alternate between the two stores, each freshly opened, median of 5.
 
 ${readFileSync(join(root, "bench/notes.md"), "utf8")}`
 )
