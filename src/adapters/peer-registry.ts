@@ -1,5 +1,5 @@
 import { Context, Effect, Either, Layer, Schema } from "effect"
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs"
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { UnknownRecipient } from "../domain/errors.js"
 import { isCapauthUri } from "../domain/identity-uri.js"
@@ -14,7 +14,39 @@ export interface PeerListing {
   readonly unreadable: ReadonlyArray<{ readonly file: string; readonly reason: string }>
 }
 
-/** The skcapstone peer registry: one JSON file per peer, shared with other tools (read-only here). */
+type FileReading = { readonly peer: Peer } | { readonly reason: string }
+
+/**
+ * What each peer file said, by path, with the stat it was read at. A daemon or a burst of sends looks up
+ * peers for every message; a file is read and decoded again only when its size, mtime or inode changed
+ * (so an edit by hand or by another tool is still seen at once).
+ */
+const readings = new Map<string, { readonly stamp: string; readonly reading: FileReading }>()
+
+const readPeerFile = (file: string, fileName: string): FileReading => {
+  let stamp: string
+  try {
+    const st = statSync(file)
+    stamp = `${st.size}:${st.mtimeMs}:${st.ino}`
+  } catch (e) {
+    return { reason: e instanceof Error ? e.message : String(e) }
+  }
+  const known = readings.get(file)
+  if (known !== undefined && known.stamp === stamp) return known.reading
+  let reading: FileReading
+  try {
+    const decoded = decodePeer(JSON.parse(readFileSync(file, "utf8")))
+    reading = Either.isLeft(decoded)
+      ? { reason: "not a peer record (needs at least a \"name\")" }
+      : { peer: { ...decoded.right, fileName, uri: peerUri(decoded.right) } }
+  } catch (e) {
+    reading = { reason: e instanceof Error ? e.message : String(e) }
+  }
+  readings.set(file, { stamp, reading })
+  return reading
+}
+
+/** The skcapstone peer registry: one JSON file per peer, shared with other tools. */
 export const readPeers = (peersDir: string): PeerListing => {
   let names: Array<string>
   try {
@@ -26,16 +58,9 @@ export const readPeers = (peersDir: string): PeerListing => {
   const unreadable: Array<{ file: string; reason: string }> = []
   for (const name of names) {
     const file = join(peersDir, name)
-    try {
-      const decoded = decodePeer(JSON.parse(readFileSync(file, "utf8")))
-      if (Either.isLeft(decoded)) {
-        unreadable.push({ file, reason: "not a peer record (needs at least a \"name\")" })
-        continue
-      }
-      peers.push({ ...decoded.right, fileName: name.slice(0, -".json".length), uri: peerUri(decoded.right) })
-    } catch (e) {
-      unreadable.push({ file, reason: e instanceof Error ? e.message : String(e) })
-    }
+    const reading = readPeerFile(file, name.slice(0, -".json".length))
+    if ("peer" in reading) peers.push(reading.peer)
+    else unreadable.push({ file, reason: reading.reason })
   }
   return { peers, unreadable }
 }
