@@ -836,13 +836,14 @@ describe("skchat admin", () => {
 describe("TTL through the CLI", () => {
   it("an expired message is never shown and its text is in no file under the data dir", async () => {
     const keep = await sendId("capauth:x@y", "a message that stays")
-    const id = await sendId("capauth:x@y", "zebracorn42 secret", "--ttl", "1")
+    // Long enough for the three commands below to list it even on a loaded machine.
+    const id = await sendId("capauth:x@y", "zebracorn42 secret", "--ttl", "4")
     const now = okJson<Array<MessageJson>>(await cli("history", "capauth:x@y", "--json"))
     expect(now.map((m) => m.id)).toEqual([id, keep])
-    expect(now[0]).toMatchObject({ ttl: 1, content: "zebracorn42 secret" })
+    expect(now[0]).toMatchObject({ ttl: 4, content: "zebracorn42 secret" })
     expect(ok(await cliEnv({ COLUMNS: "200" }, "history", "capauth:x@y")).stdout).toContain("zebracorn42")
 
-    await new Promise((resolve) => setTimeout(resolve, 1_600))
+    await new Promise((resolve) => setTimeout(resolve, 4_600))
 
     const later = okJson<Array<MessageJson>>(await cli("history", "capauth:x@y", "--json"))
     expect(later.map((m) => m.id)).toEqual([keep])
@@ -857,9 +858,9 @@ describe("TTL through the CLI", () => {
 
   it("an expired message in a thread is not shown by inbox or threads listings", async () => {
     await seed([{ content: "quokka77 will vanish", timestamp: "2025-08-01T00:00:00Z", thread_id: "gone" }])
-    const id = await sendId("capauth:x@y", "quokka77 outgoing", "--ttl", "1", "-t", "gone")
+    const id = await sendId("capauth:x@y", "quokka77 outgoing", "--ttl", "4", "-t", "gone")
     expect(okJson<Array<MessageJson>>(await cli("search", "quokka77", "--json")).map((m) => m.id)).toContain(id)
-    await new Promise((resolve) => setTimeout(resolve, 1_600))
+    await new Promise((resolve) => setTimeout(resolve, 4_600))
     const threads = okJson<Array<ThreadJson>>(await cli("threads", "--json"))
     const gone = threads.find((x) => x.id === "gone")
     expect(gone?.message_count ?? 0).toBe(1)

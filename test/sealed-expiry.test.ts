@@ -31,13 +31,13 @@ it("a sealed TTL message leaves no readable trace with sender or receiver once e
   const a = await open(alice)
   const b = await open(bob)
   try {
-    const sent = await a.sendSealed({ recipient: "capauth:bob@skworld.io", content: `${SECRET} at dawn`, ttl: 2 })
+    const sent = await a.sendSealed({ recipient: "capauth:bob@skworld.io", content: `${SECRET} at dawn`, ttl: 3 })
     expect(await a.outboundEnvelope(sent.message.id)).toBe(sent.envelope)
     const [outcome] = await b.receive([sent.envelope])
     expect(outcome).toMatchObject({ status: "accepted", verified: true })
     expect((await b.inbox()).map((m) => m.content)).toEqual([`${SECRET} at dawn`])
 
-    await new Promise((resolve) => setTimeout(resolve, 2_300))
+    await new Promise((resolve) => setTimeout(resolve, 3_300))
     // Any read sweeps what is due first.
     expect(await b.inbox()).toEqual([])
     expect(await a.conversation("capauth:bob@skworld.io")).toEqual([])
