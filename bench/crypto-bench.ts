@@ -9,7 +9,7 @@
 import Database from "better-sqlite3"
 import { Effect, Either, ManagedRuntime } from "effect"
 import { spawnSync } from "node:child_process"
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { join } from "node:path"
 import { performance } from "node:perf_hooks"
@@ -33,10 +33,11 @@ import { SqliteDatabase } from "../src/adapters/sqlite-database.js"
 import type { ChatEvent } from "../src/domain/chat-event.js"
 import { ChatMessage } from "../src/domain/chat-message.js"
 import { uuidv7 } from "../src/domain/message-id.js"
-import type { MessageRecord } from "../src/domain/message-record.js"
+import { type MessageRecord, recordOf } from "../src/domain/message-record.js"
 import { isoFromMillis, timestampMillis } from "../src/domain/timestamp.js"
 import { historyLayer } from "../src/entrypoints/chat-history.js"
 import { makeProjector } from "../src/projections/projector.js"
+import { installIdentity, registerPeer } from "../test/support/identities.js"
 import { syntheticMessage } from "./message-fixture.js"
 
 const here = fileURLToPath(import.meta.url)
@@ -58,7 +59,7 @@ const bodyOf = (size: number) => {
 
 // ---------------------------------------------------------------------------------------------------
 // Temp homes with an identity and registered peers, written as `skchat init` and skcapstone write them
-// (the same files test/support/identities.ts writes, without depending on the test tree).
+// (test/support/identities.ts, shared with the tests).
 
 interface Home {
   readonly home: string
@@ -66,44 +67,23 @@ interface Home {
   readonly uri: string
 }
 
-const installIdentity = (home: Home, name: string, keys: GeneratedKeys) => {
-  const dir = join(home.dataDir, "identity")
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  writeFileSync(join(dir, "private.asc"), keys.armoredPrivate, { mode: 0o600 })
-  chmodSync(join(dir, "private.asc"), 0o600)
-  writeFileSync(join(dir, "public.asc"), keys.armoredPublic)
-  writeFileSync(join(dir, "identity.json"), JSON.stringify({
-    uri: home.uri,
-    name,
-    email: home.uri.slice("capauth:".length),
-    fingerprint: keys.fingerprint,
-    created_at: new Date().toISOString(),
-    source: "generated",
-    private_key_path: join(dir, "private.asc"),
-    public_key_path: join(dir, "public.asc"),
-    passphrase_protected: false
-  }, null, 2))
-  writeFileSync(join(home.dataDir, "config.yml"), `skchat:\n  identity:\n    uri: ${home.uri}\n`)
-}
-
-const registerPeer = (home: Home, name: string, uri: string, keys: GeneratedKeys) => {
-  const dir = join(home.home, ".skcapstone", "peers")
-  mkdirSync(dir, { recursive: true })
-  writeFileSync(join(dir, `${name}.json`), JSON.stringify({
-    name,
-    fingerprint: keys.fingerprint.toUpperCase(),
-    public_key: keys.armoredPublic,
-    entity_type: "human",
-    handle: name,
-    email: uri.slice("capauth:".length),
-    capabilities: [],
-    contact_uris: [uri],
-    trust_level: "unverified",
-    added_at: new Date().toISOString(),
-    last_seen: null,
-    source: "bench"
-  }, null, 2))
-}
+/** A text message with every optional field at its default, to be sealed. */
+const plainMessage = (sender: string, recipient: string, content: string, now: number) =>
+  new ChatMessage({
+    id: uuidv7(now),
+    sender,
+    recipient,
+    content,
+    content_type: "text/plain",
+    timestamp: isoFromMillis(now),
+    thread_id: null,
+    reply_to_id: null,
+    ttl: null,
+    delivery_status: "pending",
+    encrypted: true,
+    metadata: {},
+    attachments: []
+  })
 
 const makeHome = (dir: string, uri: string): Home => {
   mkdirSync(dir, { recursive: true })
@@ -177,21 +157,7 @@ export const sealOpen = async (quick: boolean, report: (line: string) => void) =
     const content = bodyOf(size)
     const bytes = utf8.encode(content)
     const now = Date.now()
-    const message = new ChatMessage({
-      id: uuidv7(now),
-      sender: ALICE,
-      recipient: ME,
-      content,
-      content_type: "text/plain",
-      timestamp: isoFromMillis(now),
-      thread_id: null,
-      reply_to_id: null,
-      ttl: null,
-      delivery_status: "pending",
-      encrypted: true,
-      metadata: {},
-      attachments: []
-    })
+    const message = plainMessage(ALICE, ME, content, now)
     const ctx: OpenContext = {
       me,
       myUri: ME,
@@ -297,21 +263,7 @@ const sendsChild = async (homeDir: string, count: number, warmup: number): Promi
   const me = await ownKey(JSON.parse(readFileSync(join(homeDir, "keys.json"), "utf8")) as GeneratedKeys)
   const bob = await peerKey(JSON.parse(readFileSync(join(homeDir, "bob.json"), "utf8")) as GeneratedKeys)
   const now = Date.now()
-  const message = new ChatMessage({
-    id: uuidv7(now),
-    sender: ME,
-    recipient: BOB,
-    content,
-    content_type: "text/plain",
-    timestamp: isoFromMillis(now),
-    thread_id: null,
-    reply_to_id: null,
-    ttl: null,
-    delivery_status: "pending",
-    encrypted: true,
-    metadata: {},
-    attachments: []
-  })
+  const message = plainMessage(ME, BOB, content, now)
   const bytes = new TextEncoder().encode(content)
   const crypto = await interleaved(
     () => sealEnvelope(message, me, bob, uuidv7(Date.now())),
@@ -350,8 +302,8 @@ export const sealedSends = async (quick: boolean, scratch: string, report: (line
     generateKeyPair({ name: "bench", email: "bench@localhost" }, undefined),
     generateKeyPair({ name: "bob", email: "bob@skworld.io" }, undefined)
   ])
-  installIdentity(home, "bench", meKeys)
-  registerPeer(home, "bob", BOB, bobKeys)
+  await installIdentity(home, "bench", home.uri, { keys: meKeys })
+  await registerPeer(home, "bob", BOB, bobKeys)
   writeFileSync(join(dir, "keys.json"), JSON.stringify(meKeys))
   writeFileSync(join(dir, "bob.json"), JSON.stringify(bobKeys))
   const count = quick ? 320 : 3008
@@ -401,22 +353,11 @@ const receivedMessage = (i: number, encrypted: boolean): ChatMessage => {
   return new ChatMessage({ ...m, sender: ALICE, recipient: ME, delivery_status: "pending", encrypted }, true)
 }
 
-/** What ChatSystem's `toRecord` logs for a message without TTL (a plain body). */
-const recordOf = (m: ChatMessage): MessageRecord => ({
-  id: m.id,
-  sender: m.sender,
-  recipient: m.recipient,
-  content_type: m.content_type,
-  timestamp: m.timestamp,
-  thread_id: m.thread_id,
-  reply_to_id: m.reply_to_id,
-  ttl: m.ttl,
-  delivery_status: m.delivery_status,
-  encrypted: m.encrypted,
-  metadata: m.metadata,
-  attachments: m.attachments,
-  body: { _tag: "Plain", text: m.content }
-})
+/** What ChatSystem logs for a message (these have no TTL, so the body is always plain). */
+const loggedRecord = (m: ChatMessage): MessageRecord =>
+  recordOf(m, () => {
+    throw new Error("bench messages have no TTL")
+  })
 
 const storeFile = (home: Home) => join(home.dataDir, "memory", "skchat.db")
 
@@ -439,8 +380,8 @@ export const rebuildSealed = async (quick: boolean, scratch: string, report: (li
 
   // The sealed store: `real` envelopes sealed by alice and opened by ChatSystem.receive, for real.
   const sealedHome = makeHome(join(scratch, "rebuild-sealed"), ME)
-  installIdentity(sealedHome, "bench", meKeys)
-  registerPeer(sealedHome, "alice", ALICE, aliceKeys)
+  await installIdentity(sealedHome, "bench", sealedHome.uri, { keys: meKeys })
+  await registerPeer(sealedHome, "alice", ALICE, aliceKeys)
   let t = performance.now()
   const decryptedBefore = decryptions()
   {
@@ -482,7 +423,7 @@ export const rebuildSealed = async (quick: boolean, scratch: string, report: (li
         events.push({
           _tag: "MessageReceived",
           v: 1,
-          message: recordOf(m),
+          message: loggedRecord(m),
           ts,
           verified: true,
           envelope_id: uuidv7(ts),
@@ -497,8 +438,8 @@ export const rebuildSealed = async (quick: boolean, scratch: string, report: (li
   // The plaintext store: the same messages, unencrypted, recorded with recordAll (MessageReceived, verified
   // false), and alice pinned too, so both logs hold the same events but for the seal fields.
   const plainHome = makeHome(join(scratch, "rebuild-plain"), ME)
-  installIdentity(plainHome, "bench", meKeys)
-  registerPeer(plainHome, "alice", ALICE, aliceKeys)
+  await installIdentity(plainHome, "bench", plainHome.uri, { keys: meKeys })
+  await registerPeer(plainHome, "alice", ALICE, aliceKeys)
   {
     const runtime = openStore(plainHome)
     const chat = await runtime.runPromise(ChatSystem)

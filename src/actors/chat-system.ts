@@ -4,7 +4,7 @@ import { availableParallelism } from "node:os"
 import { createActor } from "xstate"
 import { ActorInspector } from "../adapters/actor-inspector.js"
 import { SkchatConfig } from "../adapters/config-file.js"
-import { type ContentVault, makeContentVault } from "../adapters/content-vault.js"
+import { makeContentVault } from "../adapters/content-vault.js"
 import { openEnvelope, type Opened, type Refused, sealEnvelope } from "../adapters/envelope-codec.js"
 import { type ChainCheck, makeEventLog } from "../adapters/event-log.js"
 import { IdentityKeys } from "../adapters/identity-keys.js"
@@ -21,7 +21,7 @@ import { type ComposeInput, composeMessage } from "../domain/compose-message.js"
 import { rejection } from "../domain/envelope-rejection.js"
 import { InvalidInput, KeyChanged, LogDamaged, MissingRecipientKey, type StoreError } from "../domain/errors.js"
 import { uuidv7 } from "../domain/message-id.js"
-import type { MessageRecord } from "../domain/message-record.js"
+import { recordOf } from "../domain/message-record.js"
 import { timestampMillis } from "../domain/timestamp.js"
 import { BULK_LOADED_TYPES } from "../projections/projection.js"
 import { makeProjector } from "../projections/projector.js"
@@ -80,26 +80,6 @@ export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024
 
 const pinnedMismatch = (name: string, pinned: string, found: string) =>
   new KeyChanged({ peer: name, pinned, found })
-
-/**
- * The log keeps TTL content sealed under a shreddable key; everything else as it is. Built field by
- * field (a validated ChatMessage is already plain JSON): a schema encode here cost more than the append.
- */
-const toRecord = (m: ChatMessage, vault: ContentVault): MessageRecord => ({
-  id: m.id,
-  sender: m.sender,
-  recipient: m.recipient,
-  content_type: m.content_type,
-  timestamp: m.timestamp,
-  thread_id: m.thread_id,
-  reply_to_id: m.reply_to_id,
-  ttl: m.ttl,
-  delivery_status: m.delivery_status,
-  encrypted: m.encrypted,
-  metadata: m.metadata,
-  attachments: m.attachments,
-  body: m.ttl === null ? { _tag: "Plain", text: m.content } : vault.seal(m.id, m.content)
-})
 
 /**
  * The one writer. Every change to the store is a list of events appended here, folded into the
@@ -172,7 +152,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
           at: now
         })
       }
-      const record = toRecord(message, vault)
+      const record = recordOf(message, vault.seal)
       const ts = timestampMillis(message.timestamp)
       const sealed = envelope === undefined ? {} : { envelope_id: envelope.id }
       events.push(

@@ -1,5 +1,5 @@
 import { Schema, Struct } from "effect"
-import { chatMessageFields } from "./chat-message.js"
+import { type ChatMessage, chatMessageFields } from "./chat-message.js"
 
 /**
  * A message body as the log keeps it. `Plain` is kept as is. `Shreddable` (every TTL message) is sealed
@@ -49,4 +49,25 @@ export const expandRecord = (s: StoredRecord): MessageRecord => ({
   encrypted: s.encrypted ?? false,
   metadata: s.metadata ?? {},
   attachments: s.attachments ?? []
+})
+
+/**
+ * What the log keeps of a message: its wire fields, with the content as a plain body, or — for a TTL
+ * message — sealed by `sealBody` under a shreddable key. Built field by field (a validated ChatMessage is
+ * already plain JSON): a schema encode here cost more than the append.
+ */
+export const recordOf = (m: ChatMessage, sealBody: (messageId: string, text: string) => MessageBody): MessageRecord => ({
+  id: m.id,
+  sender: m.sender,
+  recipient: m.recipient,
+  content_type: m.content_type,
+  timestamp: m.timestamp,
+  thread_id: m.thread_id,
+  reply_to_id: m.reply_to_id,
+  ttl: m.ttl,
+  delivery_status: m.delivery_status,
+  encrypted: m.encrypted,
+  metadata: m.metadata,
+  attachments: m.attachments,
+  body: m.ttl === null ? { _tag: "Plain", text: m.content } : sealBody(m.id, m.content)
 })

@@ -18,16 +18,16 @@ export const keyPairFor = (name: string): Promise<GeneratedKeys> => {
 }
 
 /**
- * Gives a temp home the identity `uri` with the key pair of `name`, written as `skchat init` writes it
- * (without running the CLI, for store-level tests).
+ * Gives a temp home the identity `uri` with the key pair of `name` (or `keys`), written as `skchat init`
+ * writes it (without running the CLI, for store-level tests and benchmarks).
  */
 export const installIdentity = async (
-  temp: TempHome,
+  temp: Pick<TempHome, "dataDir">,
   name: string,
   uri = `capauth:${name}@skworld.io`,
-  options: { readonly writeConfig?: boolean } = {}
+  options: { readonly writeConfig?: boolean; readonly keys?: GeneratedKeys } = {}
 ) => {
-  const keys = await keyPairFor(name)
+  const keys = options.keys ?? await keyPairFor(name)
   const dir = join(temp.dataDir, "identity")
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   writeFileSync(join(dir, "private.asc"), keys.armoredPrivate, { mode: 0o600 })
@@ -55,7 +55,7 @@ export const installIdentity = async (
  * test key pair, or `key` when given (one made elsewhere, say by GnuPG).
  */
 export const registerPeer = async (
-  temp: TempHome,
+  temp: Pick<TempHome, "home">,
   name: string,
   uri = `capauth:${name}@skworld.io`,
   key?: { readonly fingerprint: string; readonly armoredPublic: string; readonly source?: string }
