@@ -77,10 +77,19 @@ try {
     await runtime.dispose()
     runtime = openStore(dir)
     const chat = await runtime.runPromise(ChatSystem)
-    t = performance.now()
-    const events = await runtime.runPromise(chat.rebuild())
-    const rebuildSeconds = (performance.now() - t) / 1000
-    report(`| rebuild all projections, ${events.toLocaleString("en-US")}-event log | ${rebuildSeconds.toFixed(2)} s | ≤ 5 s |`)
+    // Three rebuilds, the median reported: the first, right after the fill, varied most (4.75-5.36 s
+    // against 4.36-5.05 s for the later ones in an A/B run on this machine).
+    const rebuilds: Array<number> = []
+    let events = 0
+    for (let r = 0; r < 3; r++) {
+      t = performance.now()
+      events = await runtime.runPromise(chat.rebuild())
+      rebuilds.push((performance.now() - t) / 1000)
+    }
+    report(
+      `| rebuild all projections, ${events.toLocaleString("en-US")}-event log (median of 3: ` +
+        `${rebuilds.map((x) => x.toFixed(2)).join(", ")} s) | ${median(rebuilds).toFixed(2)} s | ≤ 5 s |`
+    )
     report(`| (building that log by batched append took ${fillSeconds.toFixed(1)} s) | | |`)
 
     const queries = await runtime.runPromise(ChatQueries)
