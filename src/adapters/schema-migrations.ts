@@ -121,12 +121,13 @@ export const migrations = {
     // Sealed envelopes waiting for a transport. Not part of the log: an envelope is a cache of what the
     // logged message says, encrypted once at send time; a TTL message's envelope (readable with our own
     // key) is deleted at expiry along with its content key.
+    // A rowid table: each row holds a few KB of armor, which a WITHOUT ROWID B-tree stores poorly.
     `CREATE TABLE outbound_envelopes (
       message_id TEXT PRIMARY KEY,
       envelope_id TEXT NOT NULL UNIQUE,
       recipient TEXT NOT NULL,
       envelope TEXT NOT NULL
-    ) WITHOUT ROWID`,
+    )`,
     // Projection: the key pinned for each peer URI (PeerAdded / PeerRemoved).
     `CREATE TABLE peer_keys (
       uri TEXT PRIMARY KEY,
