@@ -457,3 +457,23 @@ describe("skchat send, failing closed", () => {
     expect(ok(await cli(h, "quarantine")).stdout.trim()).toBe("No envelopes were refused.")
   })
 })
+
+describe("init when config.yml cannot be updated", () => {
+  it("stops before any key exists, and --force then keeps the old identity in place", async () => {
+    const h = newHome()
+    mkdirSync(h.dataDir, { recursive: true })
+    const broken = "skchat:\n  identity: [unclosed\n"
+    writeFileSync(join(h.dataDir, "config.yml"), broken)
+    expect(oneLineError(await cli(h, "init", "--name", "alice"))).toContain("config.yml")
+    expect(existsSync(keysDir(h))).toBe(false)
+
+    // With a good config an identity is made; with the config broken again, --force changes nothing.
+    writeFileSync(join(h.dataDir, "config.yml"), "skchat: {}\n")
+    await init(h, "alice")
+    const before = readFileSync(privateKeyFile(h))
+    writeFileSync(join(h.dataDir, "config.yml"), broken)
+    expect(oneLineError(await cli(h, "init", "--name", "alice", "--force"))).toContain("config.yml")
+    expect(readFileSync(privateKeyFile(h)).equals(before)).toBe(true)
+    expect(readdirSync(keysDir(h)).filter((f) => f.includes("replaced"))).toEqual([])
+  })
+})

@@ -160,13 +160,15 @@ export class IdentityKeys extends Context.Tag("skchat/IdentityKeys")<IdentityKey
             const existing = yield* record()
             const privateFile = join(paths.keysDir, "private.asc")
             const publicFile = join(paths.keysDir, "public.asc")
-            if (existing !== undefined || existsSync(privateFile)) {
-              if (!options.force) {
-                return yield* new IdentityExists({
-                  keyFile: existing?.private_key_path ?? privateFile,
-                  fingerprint: existing?.fingerprint ?? "unknown"
-                })
-              }
+            if ((existing !== undefined || existsSync(privateFile)) && !options.force) {
+              return yield* new IdentityExists({
+                keyFile: existing?.private_key_path ?? privateFile,
+                fingerprint: existing?.fingerprint ?? "unknown"
+              })
+            }
+            /** With --force, the old files are moved aside (never deleted) just before the new ones are written. */
+            const setAsideOld = () => {
+              if (existing === undefined && !existsSync(privateFile)) return
               const suffix = `.replaced-${new Date().toISOString().replace(/[:.]/g, "-")}`
               for (const f of [recordFile, privateFile, publicFile]) {
                 if (existsSync(f)) renameSync(f, f + suffix)
@@ -227,6 +229,9 @@ export class IdentityKeys extends Context.Tag("skchat/IdentityKeys")<IdentityKey
               email = uri.slice("capauth:".length)
             }
 
+            // Without a skcapstone identity, config.yml is where the URI is found (INTEROP.md order). Written
+            // first: a config.yml that cannot be updated stops init before any key exists.
+            if (skcapstone === undefined) yield* writeConfigValue(paths.configFile, ["identity", "uri"], uri)
             mkdirSync(paths.keysDir, { recursive: true, mode: 0o700 })
             chmodSync(paths.keysDir, 0o700)
             let fingerprint: string
@@ -234,6 +239,7 @@ export class IdentityKeys extends Context.Tag("skchat/IdentityKeys")<IdentityKey
             let privateKeyPath: string
             let passphraseProtected: boolean
             if (reusedKey !== undefined) {
+              yield* Effect.try({ try: setAsideOld, catch: configError(`cannot move the old identity aside`) })
               const key = yield* Effect.promise(() => readPrivateKey(reusedKey.armored))
               fingerprint = key.getFingerprint()
               armoredPublic = key.toPublic().armor()
@@ -248,7 +254,10 @@ export class IdentityKeys extends Context.Tag("skchat/IdentityKeys")<IdentityKey
                 catch: configError("cannot generate a key pair")
               })
               yield* Effect.try({
-                try: () => writeAtomic(privateFile, generated.armoredPrivate, 0o600),
+                try: () => {
+                  setAsideOld()
+                  writeAtomic(privateFile, generated.armoredPrivate, 0o600)
+                },
                 catch: configError(`cannot write ${privateFile}`)
               })
               fingerprint = generated.fingerprint
@@ -274,8 +283,6 @@ export class IdentityKeys extends Context.Tag("skchat/IdentityKeys")<IdentityKey
               },
               catch: configError(`cannot write ${paths.keysDir}`)
             })
-            // Without a skcapstone identity, config.yml is where the URI is found (INTEROP.md order).
-            if (skcapstone === undefined) yield* writeConfigValue(paths.configFile, ["identity", "uri"], uri)
             return { record: rec, notes }
           })
 
