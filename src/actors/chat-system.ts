@@ -9,9 +9,7 @@ import { openEnvelope, type Opened, type Refused, sealEnvelope } from "../adapte
 import { type ChainCheck, makeEventLog } from "../adapters/event-log.js"
 import { IdentityKeys } from "../adapters/identity-keys.js"
 import { LocalIdentity } from "../adapters/local-identity.js"
-import type { PeerKey } from "../adapters/openpgp-crypto.js"
-import { peerByUri, PeerRegistry } from "../adapters/peer-registry.js"
-import { keyOfPeer } from "../adapters/peer-keys.js"
+import { PeerRegistry } from "../adapters/peer-registry.js"
 import { quarantine } from "../adapters/quarantine.js"
 import { SkchatPaths } from "../adapters/skchat-paths.js"
 import { SqliteDatabase, storeError } from "../adapters/sqlite-database.js"
@@ -27,6 +25,7 @@ import { BULK_LOADED_TYPES } from "../projections/projection.js"
 import { makeProjector } from "../projections/projector.js"
 import { deliveryMachine } from "./delivery-machine.js"
 import { expiryMachine } from "./expiry-machine.js"
+import { type CheckedKey, makePeerPins } from "./peer-pins.js"
 
 export type SendInput = Omit<ComposeInput, "sender" | "encrypted"> & {
   /** Send unencrypted on purpose (still signed); the message is marked so. Never the default. */
@@ -78,8 +77,6 @@ const rejectedEvent = (
 /** Envelope size limit when config.yml sets none: far above any chat message, far below harm. */
 export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024
 
-const pinnedMismatch = (name: string, pinned: string, found: string) =>
-  new KeyChanged({ peer: name, pinned, found })
 
 /**
  * The one writer. Every change to the store is a list of events appended here, folded into the
@@ -109,7 +106,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       FROM messages m JOIN events e ON e.seq = m.rowid
       WHERE m.expires_at IS NOT NULL AND m.expires_at <= ? ORDER BY m.expires_at`)
 
-    const selectPin = db.prepare("SELECT name, fingerprint FROM peer_keys WHERE uri = ?")
+    const pins = makePeerPins(db, registry)
     const envelopeSeen = db.prepare("SELECT 1 FROM events WHERE envelope_id = ?").pluck()
     const messageKnown = db.prepare("SELECT 1 FROM events WHERE message_id = ?").pluck()
     const insertOutbound = db.prepare(
@@ -171,50 +168,6 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       return events
     }
 
-    /**
-     * The registered key of a peer URI, checked against the key pinned for it. `pin` is the PeerAdded
-     * event to record when this is the first use of that key (trust on first use), else undefined.
-     */
-    interface CheckedKey {
-      readonly key: PeerKey
-      readonly pin: ChatEvent | undefined
-    }
-    const peerKeyFor = (uri: string, now: number): Effect.Effect<
-      { readonly found: CheckedKey } | { readonly missing: string },
-      KeyChanged
-    > =>
-      Effect.gen(function*() {
-        const peer = peerByUri(registry.list().peers, uri)
-        if (peer === undefined) return { missing: `no peer in ${registry.dir} has the URI ${uri}` }
-        const key = yield* Effect.promise(() => keyOfPeer(peer))
-        if (Either.isLeft(key)) return { missing: key.left }
-        const pinned = selectPin.get(uri) as { name: string; fingerprint: string } | undefined
-        if (pinned !== undefined && pinned.fingerprint !== key.right.fingerprint) {
-          return yield* pinnedMismatch(peer.fileName, pinned.fingerprint, key.right.fingerprint)
-        }
-        const pin: ChatEvent | undefined = pinned === undefined
-          ? {
-            _tag: "PeerAdded",
-            v: 1,
-            at: now,
-            uri,
-            name: peer.fileName,
-            fingerprint: key.right.fingerprint,
-            how: "first use"
-          }
-          : undefined
-        return { found: { key: key.right, pin } }
-      })
-
-    /** Appends a first-use pin unless another process pinned this URI meanwhile (then it must agree). */
-    const pinEvents = (uri: string, pin: ChatEvent | undefined, fingerprint: string): Array<ChatEvent> => {
-      if (pin === undefined || pin._tag !== "PeerAdded") return []
-      const now = selectPin.get(uri) as { name: string; fingerprint: string } | undefined
-      if (now === undefined) return [pin]
-      if (now.fingerprint !== fingerprint) throw pinnedMismatch(pin.name, now.fingerprint, fingerprint)
-      return []
-    }
-
     const directionOf = (message: ChatMessage): "in" | "out" => (message.sender === identity.uri ? "out" : "in")
 
     /** Runs the delivery machine for a freshly composed message. No transports yet: it stays pending. */
@@ -237,7 +190,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       if (Either.isLeft(composed)) return yield* new InvalidInput({ message: composed.left })
       const message = composed.right
       const me = yield* keys.unlock()
-      const recipient = yield* peerKeyFor(message.recipient, now)
+      const recipient = yield* pins.keyFor(message.recipient, now)
       if ("missing" in recipient && plaintext !== true) {
         return yield* new MissingRecipientKey({ recipient: message.recipient, reason: recipient.missing })
       }
@@ -245,7 +198,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       const envelopeId = uuidv7(now)
       const sealed = yield* Effect.promise(() => sealEnvelope(message, me, checked?.key, envelopeId))
       yield* writePinned("cannot store the message", () => {
-        const events = checked === undefined ? [] : pinEvents(message.recipient, checked.pin, checked.key.fingerprint)
+        const events = checked === undefined ? [] : pins.firstUseEvents(message.recipient, checked)
         events.push(...eventsFor(message, "out", true, now, new Set(), { id: envelopeId, signer: null }))
         commit(events, now)
         insertOutbound.run(message.id, envelopeId, message.recipient, sealed.text)
@@ -265,13 +218,9 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
     const addPeer = Effect.fn("ChatSystem.addPeer")(function*(peer: { uri: string; name: string; fingerprint: string }) {
       const now = yield* Clock.currentTimeMillis
       return yield* writePinned("cannot record the peer", () => {
-        const pinned = selectPin.get(peer.uri) as { name: string; fingerprint: string } | undefined
-        if (pinned !== undefined && pinned.fingerprint !== peer.fingerprint) {
-          throw pinnedMismatch(pinned.name, pinned.fingerprint, peer.fingerprint)
-        }
-        if (pinned !== undefined) return false
-        commit([{ _tag: "PeerAdded", v: 1, at: now, ...peer, how: "peers add" }], now)
-        return true
+        const events = pins.addEvents(peer, now)
+        commit(events, now)
+        return events.length > 0
       })
     })
 
@@ -279,26 +228,18 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
     const removePeer = Effect.fn("ChatSystem.removePeer")(function*(uri: string) {
       const now = yield* Clock.currentTimeMillis
       return yield* write("cannot record the peer's removal", () => {
-        const pinned = selectPin.get(uri) as { name: string; fingerprint: string } | undefined
-        if (pinned === undefined) return false
-        commit([{ _tag: "PeerRemoved", v: 1, at: now, uri, name: pinned.name, fingerprint: pinned.fingerprint }], now)
-        return true
+        const events = pins.removeEvents(uri, now)
+        commit(events, now)
+        return events.length > 0
       })
     })
 
     /** The key pinned for a peer URI, if any. */
     const pinnedKey = (uri: string) =>
-      Effect.try({
-        try: () => selectPin.get(uri) as { name: string; fingerprint: string } | undefined,
-        catch: storeError("cannot read the pinned keys")
-      })
-    const selectPinsNamed = db.prepare("SELECT uri FROM peer_keys WHERE name = ?").pluck()
+      Effect.try({ try: () => pins.pinned(uri), catch: storeError("cannot read the pinned keys") })
     /** URIs pinned under a peer name (a peer whose file was deleted by hand can still be removed). */
     const pinnedUrisNamed = (name: string) =>
-      Effect.try({
-        try: () => selectPinsNamed.all(name) as Array<string>,
-        catch: storeError("cannot read the pinned keys")
-      })
+      Effect.try({ try: () => pins.urisNamed(name), catch: storeError("cannot read the pinned keys") })
 
     /** The sealed envelope of an outbound message still waiting to go (undefined once expired). */
     const outboundEnvelope = (messageId: string) =>
@@ -322,7 +263,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       const me = yield* keys.unlock()
       const maxBytes = securityNumber("max_envelope_bytes", DEFAULT_MAX_ENVELOPE_BYTES)
       const acceptUnsigned = config.get("security", "accept_unsigned") === true
-      const pins = new Map<string, CheckedKey>()
+      const senders = new Map<string, CheckedKey>()
       const opened: Array<Opened | Refused> = []
       for (const raw of raws) {
         opened.push(yield* Effect.promise(() =>
@@ -334,10 +275,10 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
             now,
             seen: (id) => envelopeSeen.get(id) !== undefined,
             senderKey: (uri) =>
-              Effect.runPromise(peerKeyFor(uri, now).pipe(
+              Effect.runPromise(pins.keyFor(uri, now).pipe(
                 Effect.map((r) => {
                   if ("missing" in r) return Either.left(rejection("unknown_sender", r.missing))
-                  pins.set(uri, r.found)
+                  senders.set(uri, r.found)
                   return Either.right(r.found.key)
                 }),
                 Effect.catchTag("KeyChanged", (e) => Effect.succeed(Either.left(rejection("key_changed", e.message))))
@@ -369,10 +310,10 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
               outcomes.push({ status: "duplicate", messageId: m.id })
               return
             }
-            const pin = pins.get(m.sender)
-            if (o.verified && pin !== undefined) {
+            const sender = senders.get(m.sender)
+            if (o.verified && sender !== undefined) {
               try {
-                events.push(...pinEvents(m.sender, pin.pin, pin.key.fingerprint))
+                events.push(...pins.firstUseEvents(m.sender, sender))
               } catch (e) {
                 // Another process pinned a different key for this sender meanwhile: refuse this one only.
                 if (!(e instanceof KeyChanged)) throw e
@@ -382,7 +323,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
                 outcomes.push({ status: "rejected", reason: "key_changed", detail: e.message, file })
                 return
               }
-              pins.set(m.sender, { ...pin, pin: undefined })
+              senders.set(m.sender, { ...sender, pin: undefined })
             }
             batch.add(o.envelopeId).add(m.id)
             events.push(...eventsFor(m, "in", o.verified, now, creating, { id: o.envelopeId, signer: o.signer }))

@@ -9,9 +9,10 @@ export const promptPassphrase = (question: string): Promise<string> =>
       reject(new Error("no terminal to ask for a passphrase on"))
       return
     }
-    process.stderr.write(question)
+    // Echo goes off before the question is shown: an answer typed the moment it appears is never echoed.
     stdin.setRawMode(true)
     stdin.resume()
+    process.stderr.write(question)
     let answer = ""
     const finish = (error?: Error) => {
       stdin.setRawMode(false)
