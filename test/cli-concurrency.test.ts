@@ -1,6 +1,6 @@
-import { provisionStore } from "./support/identities.js"
+import { makeCliHome } from "./support/identities.js"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { type CliResult, makeTempHome, runCli, type TempHome } from "./support/temp-home.js"
+import { type CliResult, runCli, type TempHome } from "./support/temp-home.js"
 
 /**
  * Several CLI processes writing one store at once: every message stored exactly once, and the user
@@ -14,8 +14,7 @@ const PEER = "capauth:crowd@example.org"
 let t: TempHome
 
 beforeEach(async () => {
-  t = makeTempHome()
-  await provisionStore(t, "capauth:local@skchat", { peers: [PEER], writeConfig: false })
+  t = await makeCliHome([PEER])
 })
 
 afterEach(() => {

@@ -4,8 +4,8 @@ import { mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { existsSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, beforeEach, describe, expect, it } from "vitest"
-import { keyPairFor, provisionStore, registerPeer } from "./support/identities.js"
-import { type CliResult, filesContaining, makeTempHome, runCli, type TempHome, writePeer } from "./support/temp-home.js"
+import { keyPairFor, makeCliHome, registerPeer } from "./support/identities.js"
+import { type CliResult, filesContaining, runCli, type TempHome, writePeer } from "./support/temp-home.js"
 
 /**
  * Every CLI command, run as a real child process (the bundled bin/skchat.cjs) in a throw-away HOME.
@@ -37,10 +37,9 @@ type ThreadJson = ThreadView
 let t: TempHome
 
 beforeEach(async () => {
-  t = makeTempHome()
   // A key pair for the default identity (config.yml stays untouched: the identity tests write their own)
   // and registered keys for the URIs these tests send to, so every send is sealed for real.
-  await provisionStore(t, "capauth:local@skchat", { peers: ["capauth:x@y", "capauth:z@y"], writeConfig: false })
+  t = await makeCliHome(["capauth:x@y", "capauth:z@y"])
 })
 
 afterEach(() => {

@@ -1,13 +1,12 @@
 import { mkdirSync, readFileSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { provisionStore } from "./support/identities.js"
+import { makeCliHome } from "./support/identities.js"
 import { afterEach, beforeEach, expect, it } from "vitest"
-import { makeTempHome, runCli, type TempHome } from "./support/temp-home.js"
+import { runCli, type TempHome } from "./support/temp-home.js"
 
 let t: TempHome
 beforeEach(async () => {
-  t = makeTempHome()
-  await provisionStore(t, "capauth:local@skchat", { writeConfig: false })
+  t = await makeCliHome()
 })
 afterEach(() => t.remove())
 

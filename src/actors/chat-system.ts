@@ -16,8 +16,8 @@ import { SqliteDatabase, storeError } from "../adapters/sqlite-database.js"
 import type { ChatEvent } from "../domain/chat-event.js"
 import type { ChatMessage } from "../domain/chat-message.js"
 import { type ComposeInput, composeMessage } from "../domain/compose-message.js"
-import { rejection } from "../domain/envelope-rejection.js"
-import { InvalidInput, KeyChanged, LogDamaged, MissingRecipientKey, type StoreError } from "../domain/errors.js"
+import { type Rejection, rejection } from "../domain/envelope-rejection.js"
+import { ConfigError, InvalidInput, KeyChanged, LogDamaged, MissingRecipientKey, type StoreError } from "../domain/errors.js"
 import { uuidv7 } from "../domain/message-id.js"
 import { recordOf } from "../domain/message-record.js"
 import { timestampMillis } from "../domain/timestamp.js"
@@ -53,26 +53,35 @@ export type ReceiveOutcome =
     readonly file: string | null
   }
 
-/** The log's record of a refused envelope: reason, what the header claimed, and where it was put. */
-const rejectedEvent = (
+/**
+ * A refused envelope: kept in the quarantine folder (unless `keep` is false: an expired TTL message must
+ * not outlive its TTL there) and recorded in the log with the reason and what its header claimed.
+ */
+const refusal = (
   why: { readonly reason: Refused["reason"]; readonly detail: string },
-  claimedId: string | null,
-  claimedSender: string | null,
+  claimed: { readonly id: string | null; readonly sender: string | null },
   raw: Uint8Array,
-  file: string | null,
+  quarantineDir: string,
   at: number
-): ChatEvent => ({
-  _tag: "EnvelopeRejected",
-  v: 1,
-  at,
-  reason: why.reason,
-  detail: why.detail,
-  claimed_id: claimedId,
-  claimed_sender: claimedSender,
-  sha256: createHash("sha256").update(raw).digest("hex"),
-  size: raw.byteLength,
-  file
-})
+): { readonly event: ChatEvent; readonly outcome: ReceiveOutcome } => {
+  const sha256 = createHash("sha256").update(raw).digest("hex")
+  const file = why.reason === "expired" ? null : quarantine(quarantineDir, raw, sha256, at)
+  return {
+    event: {
+      _tag: "EnvelopeRejected",
+      v: 1,
+      at,
+      reason: why.reason,
+      detail: why.detail,
+      claimed_id: claimed.id,
+      claimed_sender: claimed.sender,
+      sha256,
+      size: raw.byteLength,
+      file
+    },
+    outcome: { status: "rejected", reason: why.reason, detail: why.detail, file }
+  }
+}
 
 /** Envelope size limit when config.yml sets none: far above any chat message, far below harm. */
 export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024
@@ -248,10 +257,22 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
         catch: storeError("cannot read the outbox")
       })
 
-    const securityNumber = (key: string, fallback: number): number => {
-      const v = config.get("security", key)
-      return typeof v === "number" && Number.isFinite(v) && v > 0 ? v : fallback
-    }
+    /** `skchat.security` from config.yml; a value of the wrong kind is an error, never silently ignored. */
+    const securitySettings = Effect.suspend(() => {
+      const max = config.get("security", "max_envelope_bytes") ?? DEFAULT_MAX_ENVELOPE_BYTES
+      const acceptUnsigned = config.get("security", "accept_unsigned") ?? false
+      if (typeof max !== "number" || !Number.isInteger(max) || max <= 0) {
+        return Effect.fail(new ConfigError({
+          message: `${config.file}: skchat.security.max_envelope_bytes must be a positive whole number of bytes`
+        }))
+      }
+      if (typeof acceptUnsigned !== "boolean") {
+        return Effect.fail(new ConfigError({
+          message: `${config.file}: skchat.security.accept_unsigned must be true or false`
+        }))
+      }
+      return Effect.succeed({ maxBytes: max, acceptUnsigned })
+    })
 
     /**
      * Opens incoming envelopes (crypto first, outside any transaction) and records the outcome of each
@@ -261,8 +282,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
     const receive = Effect.fn("ChatSystem.receive")(function*(raws: ReadonlyArray<Uint8Array>) {
       const now = yield* Clock.currentTimeMillis
       const me = yield* keys.unlock()
-      const maxBytes = securityNumber("max_envelope_bytes", DEFAULT_MAX_ENVELOPE_BYTES)
-      const acceptUnsigned = config.get("security", "accept_unsigned") === true
+      const { acceptUnsigned, maxBytes } = yield* securitySettings
       const senders = new Map<string, CheckedKey>()
       const opened: Array<Opened | Refused> = []
       for (const raw of raws) {
@@ -286,53 +306,44 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
           })
         ))
       }
-      const files = opened.map((o, i) =>
-        o._tag === "Opened" || o.reason === "expired" ? null : quarantine(paths.quarantineDir, raws[i]!, now)
-      )
-      return yield* writePinned("cannot store received messages", () => {
+      // Crypto is done; the outcomes are recorded in one transaction (refused envelopes quarantined first).
+      return yield* write("cannot store received messages", () => {
         const events: Array<ChatEvent> = []
         const outcomes: Array<ReceiveOutcome> = []
         const creating = new Set<string>()
         const batch = new Set<string>()
+        const refuse = (raw: Uint8Array, why: Rejection, claimed: { id: string | null; sender: string | null }) => {
+          const { event, outcome } = refusal(why, claimed, raw, paths.quarantineDir, now)
+          events.push(event)
+          outcomes.push(outcome)
+        }
         opened.forEach((o, i) => {
           const raw = raws[i]!
-          if (o._tag === "Opened") {
-            const m = o.message
-            // Checked again under the write lock: another process may have taken it meanwhile.
-            if (envelopeSeen.get(o.envelopeId) !== undefined || batch.has(o.envelopeId)) {
-              const file = quarantine(paths.quarantineDir, raw, now)
-              events.push(rejectedEvent({ reason: "replay", detail: `envelope ${o.envelopeId} was already received` },
-                o.envelopeId, m.sender, raw, file, now))
-              outcomes.push({ status: "rejected", reason: "replay", detail: "already received", file })
-              return
-            }
-            if (messageKnown.get(m.id) !== undefined || batch.has(m.id)) {
-              outcomes.push({ status: "duplicate", messageId: m.id })
-              return
-            }
-            const sender = senders.get(m.sender)
-            if (o.verified && sender !== undefined) {
-              try {
-                events.push(...pins.firstUseEvents(m.sender, sender))
-              } catch (e) {
-                // Another process pinned a different key for this sender meanwhile: refuse this one only.
-                if (!(e instanceof KeyChanged)) throw e
-                const file = quarantine(paths.quarantineDir, raw, now)
-                events.push(rejectedEvent({ reason: "key_changed", detail: e.message }, o.envelopeId, m.sender, raw,
-                  file, now))
-                outcomes.push({ status: "rejected", reason: "key_changed", detail: e.message, file })
-                return
-              }
-              senders.set(m.sender, { ...sender, pin: undefined })
-            }
-            batch.add(o.envelopeId).add(m.id)
-            events.push(...eventsFor(m, "in", o.verified, now, creating, { id: o.envelopeId, signer: o.signer }))
-            outcomes.push({ status: "accepted", message: m, verified: o.verified })
-          } else {
-            const file = files[i] ?? null
-            events.push(rejectedEvent(o, o.claimedId, o.claimedSender, raw, file, now))
-            outcomes.push({ status: "rejected", reason: o.reason, detail: o.detail, file })
+          if (o._tag !== "Opened") return refuse(raw, o, { id: o.claimedId, sender: o.claimedSender })
+          const m = o.message
+          const claimed = { id: o.envelopeId, sender: m.sender }
+          // Checked again under the write lock: another process may have taken it meanwhile.
+          if (envelopeSeen.get(o.envelopeId) !== undefined || batch.has(o.envelopeId)) {
+            return refuse(raw, rejection("replay", `envelope ${o.envelopeId} was already received`), claimed)
           }
+          if (messageKnown.get(m.id) !== undefined || batch.has(m.id)) {
+            outcomes.push({ status: "duplicate", messageId: m.id })
+            return
+          }
+          const sender = senders.get(m.sender)
+          if (o.verified && sender !== undefined) {
+            try {
+              events.push(...pins.firstUseEvents(m.sender, sender))
+            } catch (e) {
+              // Another process pinned a different key for this sender meanwhile: refuse this one only.
+              if (!(e instanceof KeyChanged)) throw e
+              return refuse(raw, rejection("key_changed", e.message), claimed)
+            }
+            senders.set(m.sender, { ...sender, pin: undefined })
+          }
+          batch.add(o.envelopeId).add(m.id)
+          events.push(...eventsFor(m, "in", o.verified, now, creating, { id: o.envelopeId, signer: o.signer }))
+          outcomes.push({ status: "accepted", message: m, verified: o.verified })
         })
         commit(events, now)
         return outcomes

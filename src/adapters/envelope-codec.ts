@@ -2,6 +2,7 @@ import { Either } from "effect"
 import { gunzipSync } from "node:zlib"
 import { canonicalJson } from "../domain/canonical-json.js"
 import { type ChatMessage, decodeChatMessage } from "../domain/chat-message.js"
+import { expiresAtMillis } from "../domain/compose-message.js"
 import { headerMismatch, makeEnvelope, readEnvelope, type Envelope } from "../domain/envelope.js"
 import { type Rejection, rejection } from "../domain/envelope-rejection.js"
 import { isSafeId } from "../domain/message-id.js"
@@ -27,9 +28,10 @@ export interface SealedEnvelope {
 
 /**
  * Seals a composed message into our envelope: the signed part is the canonical JSON of the message plus
- * its seal; encrypted to the recipient and to ourselves (so our sent copy stays readable to us), or —
- * for a deliberate plaintext send, `recipient` undefined or `plaintext` set — carried in the clear with a
- * detached signature over exactly those bytes.
+ * its seal; encrypted to the recipient and to ourselves (so our sent copy stays readable to us), or — for
+ * a deliberate plaintext send (`message.encrypted` false) — carried in the clear with a detached
+ * signature over exactly those bytes. `recipient` is undefined only for a plaintext send to someone
+ * with no registered key.
  */
 export const sealEnvelope = async (
   message: ChatMessage,
@@ -37,7 +39,7 @@ export const sealEnvelope = async (
   recipient: PeerKey | undefined,
   envelopeId: string
 ): Promise<SealedEnvelope> => {
-  const createdMs = timestampMillis(message.timestamp)
+  const expiresMs = expiresAtMillis(timestampMillis(message.timestamp), message.ttl)
   const seal: Seal = {
     v: 1,
     kind: "message",
@@ -45,7 +47,7 @@ export const sealEnvelope = async (
     sender_fingerprint: me.fingerprint,
     recipient_fingerprints: recipient === undefined ? [] : [recipient.fingerprint],
     created_at: message.timestamp,
-    expires_at: message.ttl === null ? null : isoFromMillis(createdMs + message.ttl * 1000)
+    expires_at: expiresMs === null ? null : isoFromMillis(expiresMs)
   }
   const signed = canonicalJson(sealedDocument(message, seal))
   const bytes = utf8.encode(signed)
@@ -163,7 +165,8 @@ const openLegacy = (envelope: Envelope, doc: unknown, ctx: OpenContext): Either.
   if (m.sender !== envelope.sender) {
     return Either.left(rejection("header_mismatch", "the message's sender is not the envelope's"))
   }
-  if (m.ttl !== null && timestampMillis(m.timestamp) + m.ttl * 1000 <= ctx.now) {
+  const expiresMs = expiresAtMillis(timestampMillis(m.timestamp), m.ttl)
+  if (expiresMs !== null && expiresMs <= ctx.now) {
     return Either.left(rejection("expired", "its TTL ended before it arrived"))
   }
   return Either.right({ _tag: "Opened", message: m, envelopeId: envelope.envelope_id, verified: false, signer: null })

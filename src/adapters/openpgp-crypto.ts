@@ -70,8 +70,9 @@ export const readPeerKey = async (data: string | Uint8Array): Promise<Either.Eit
     } else if (await key.isRevoked()) {
       result = Either.left("this key is revoked")
     } else {
+      // A peer's key must be able to both encrypt (our messages to them) and sign (theirs to us).
       await key.getEncryptionKey()
-      await key.getSigningKey().catch(() => key.verifyPrimaryKey())
+      await key.getSigningKey()
       result = Either.right({
         key: key as openpgp.PublicKey,
         fingerprint: key.getFingerprint(),

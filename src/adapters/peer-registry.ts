@@ -47,7 +47,7 @@ const readPeerFile = (file: string, fileName: string): FileReading => {
 }
 
 /** The skcapstone peer registry: one JSON file per peer, shared with other tools. */
-export const readPeers = (peersDir: string): PeerListing => {
+const readPeers = (peersDir: string): PeerListing => {
   let names: Array<string>
   try {
     names = readdirSync(peersDir).filter((n) => n.endsWith(".json") && !n.startsWith(".")).sort()

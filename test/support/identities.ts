@@ -1,7 +1,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { generateKeyPair, type GeneratedKeys } from "../../src/adapters/openpgp-crypto.js"
-import { type TempHome, writePeer } from "./temp-home.js"
+import { makeTempHome, type TempHome, writePeer } from "./temp-home.js"
 
 /**
  * Real OpenPGP key pairs for tests (curve25519Legacy, as `skchat init` makes them), one per name per
@@ -105,4 +105,14 @@ export const provisionStore = async (
     if (uri !== me) await registerPeer(temp, peerNameOf(uri), uri)
   }
   return own
+}
+
+/**
+ * A temp home for CLI tests: a key pair for the default identity (`capauth:local@skchat`, config.yml left
+ * alone for the identity tests to write) and registered keys for `peers`.
+ */
+export const makeCliHome = async (peers: ReadonlyArray<string> = TEST_PEERS): Promise<TempHome> => {
+  const temp = makeTempHome()
+  await provisionStore(temp, "capauth:local@skchat", { peers, writeConfig: false })
+  return temp
 }
