@@ -1,25 +1,12 @@
-import { afterEach, beforeEach, expect, it } from "vitest"
+import { expect, it } from "vitest"
 import { openHistory } from "../src/entrypoints/chat-history.js"
-import { installIdentity, registerPeer } from "./support/identities.js"
-import { filesContaining, makeTempHome, type TempHome } from "./support/temp-home.js"
+import { useAliceAndBob } from "./support/two-people.js"
+import { filesContaining, type TempHome } from "./support/temp-home.js"
 
 /** A word found nowhere else, so a byte scan of both data dirs finds only this message. */
 const SECRET = "quetzalmango"
 
-let alice: TempHome
-let bob: TempHome
-beforeEach(async () => {
-  alice = makeTempHome()
-  bob = makeTempHome()
-  await installIdentity(alice, "alice")
-  await registerPeer(alice, "bob")
-  await installIdentity(bob, "bob")
-  await registerPeer(bob, "alice")
-})
-afterEach(() => {
-  alice.remove()
-  bob.remove()
-})
+const people = useAliceAndBob()
 
 const open = (t: TempHome) => openHistory({ home: t.home, dataDir: t.dataDir })
 
@@ -28,6 +15,7 @@ const open = (t: TempHome) => openHistory({ home: t.home, dataDir: t.dataDir })
  * key can open) and the receiver's opened copy are erased at expiry, and no file keeps the text.
  */
 it("a sealed TTL message leaves no readable trace with sender or receiver once expired", async () => {
+  const [alice, bob] = [people.alice(), people.bob()]
   const a = await open(alice)
   const b = await open(bob)
   try {

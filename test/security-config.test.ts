@@ -1,25 +1,11 @@
 import { appendFileSync } from "node:fs"
 import { join } from "node:path"
-import { afterEach, beforeEach, expect, it } from "vitest"
+import { expect, it } from "vitest"
 import { ConfigError } from "../src/domain/errors.js"
 import { openHistory } from "../src/entrypoints/chat-history.js"
-import { installIdentity, registerPeer } from "./support/identities.js"
-import { makeTempHome, type TempHome } from "./support/temp-home.js"
+import { useAliceAndBob } from "./support/two-people.js"
 
-let alice: TempHome
-let bob: TempHome
-beforeEach(async () => {
-  alice = makeTempHome()
-  bob = makeTempHome()
-  await installIdentity(alice, "alice")
-  await registerPeer(alice, "bob")
-  await installIdentity(bob, "bob")
-  await registerPeer(bob, "alice")
-})
-afterEach(() => {
-  alice.remove()
-  bob.remove()
-})
+const people = useAliceAndBob()
 
 /** A security setting of the wrong kind must stop receiving, not quietly fall back to a default. */
 it.each([
@@ -27,6 +13,7 @@ it.each([
   ["max_envelope_bytes", "-5"],
   ["accept_unsigned", "yes please"]
 ])("a bad skchat.security.%s (%s) is a clear error and nothing is stored", async (key, value) => {
+  const [alice, bob] = [people.alice(), people.bob()]
   const a = await openHistory({ home: alice.home, dataDir: alice.dataDir })
   const sent = await a.sendSealed({ recipient: "capauth:bob@skworld.io", content: "hello" }).finally(() => a.close())
   // installIdentity wrote `skchat:\n  identity:\n    uri: ...`; the setting goes under the same `skchat:`.
