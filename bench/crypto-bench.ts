@@ -164,7 +164,7 @@ export const sealOpen = async (quick: boolean, report: (line: string) => void) =
       maxBytes: DEFAULT_MAX_ENVELOPE_BYTES,
       acceptUnsigned: false,
       now,
-      seen: () => false,
+      seen: () => undefined,
       senderKey: async () => Either.right(alicePeer)
     }
 

@@ -1,11 +1,19 @@
 import { Clock, Effect, Either } from "effect"
 import { createHash } from "node:crypto"
 import { availableParallelism } from "node:os"
-import { createActor } from "xstate"
+import { createActor, fromPromise, waitFor } from "xstate"
 import { ActorInspector } from "../adapters/actor-inspector.js"
 import { SkchatConfig } from "../adapters/config-file.js"
 import { makeContentVault } from "../adapters/content-vault.js"
-import { openEnvelope, type Opened, type Refused, sealEnvelope } from "../adapters/envelope-codec.js"
+import {
+  type Duplicate,
+  openEnvelope,
+  type Opened,
+  type OpenedReceipt,
+  type Refused,
+  sealEnvelope,
+  sealReceipt
+} from "../adapters/envelope-codec.js"
 import { type ChainCheck, makeEventLog } from "../adapters/event-log.js"
 import { IdentityKeys } from "../adapters/identity-keys.js"
 import { LocalIdentity } from "../adapters/local-identity.js"
@@ -14,18 +22,23 @@ import { quarantine } from "../adapters/quarantine.js"
 import { SkchatPaths } from "../adapters/skchat-paths.js"
 import { SqliteDatabase, storeError } from "../adapters/sqlite-database.js"
 import type { ChatEvent } from "../domain/chat-event.js"
+import { advanceStatus } from "../domain/delivery-progress.js"
+import type { DeliveryStatus } from "../domain/delivery-status.js"
 import type { ChatMessage } from "../domain/chat-message.js"
 import { type ComposeInput, composeMessage } from "../domain/compose-message.js"
 import { type Rejection, rejection } from "../domain/envelope-rejection.js"
 import { ConfigError, InvalidInput, KeyChanged, LogDamaged, MissingRecipientKey, type StoreError } from "../domain/errors.js"
 import { uuidv7 } from "../domain/message-id.js"
 import { recordOf } from "../domain/message-record.js"
+import { MAX_RECEIPT_IDS, type ReceiptStatus } from "../domain/receipt.js"
 import { timestampMillis } from "../domain/timestamp.js"
+import { makeDeliveryQueries } from "../projections/delivery-queries.js"
 import { BULK_LOADED_TYPES } from "../projections/projection.js"
 import { makeProjector } from "../projections/projector.js"
-import { deliveryMachine } from "./delivery-machine.js"
+import { type AttemptFailure, deliveryMachine } from "./delivery-machine.js"
 import { expiryMachine } from "./expiry-machine.js"
 import { type CheckedKey, makePeerPins } from "./peer-pins.js"
+import type { Router } from "./transport-router.js"
 
 export type SendInput = Omit<ComposeInput, "sender" | "encrypted"> & {
   /** Send unencrypted on purpose (still signed); the message is marked so. Never the default. */
@@ -34,17 +47,26 @@ export type SendInput = Omit<ComposeInput, "sender" | "encrypted"> & {
 
 export interface SendResult {
   readonly message: ChatMessage
-  /** The delivery machine's state after the send: `pending` while no transport is configured. */
-  readonly delivery: string
   readonly envelopeId: string
   /** The sealed envelope as a transport will carry it. */
   readonly envelope: string
 }
 
+/** An envelope as a transport hands it over: its bytes (at most the size limit + 1) and real size. */
+export interface Incoming {
+  readonly bytes: Uint8Array
+  readonly size?: number
+  /** Already refused by the transport (not a regular file, say): recorded and quarantined as such. */
+  readonly refused?: Rejection
+}
+
 /** What became of one incoming envelope. */
 export type ReceiveOutcome =
   | { readonly status: "accepted"; readonly message: ChatMessage; readonly verified: boolean }
-  | { readonly status: "duplicate"; readonly messageId: string }
+  /** Already in the log (redelivered): nothing changes. */
+  | { readonly status: "duplicate"; readonly envelopeId: string; readonly messageId: string | null }
+  /** A signed receipt for messages we sent; `updated` of them moved on. */
+  | { readonly status: "receipt"; readonly from: string; readonly receipt: ReceiptStatus; readonly updated: number }
   | {
     readonly status: "rejected"
     readonly reason: Refused["reason"]
@@ -86,6 +108,21 @@ const refusal = (
 /** Envelope size limit when config.yml sets none: far above any chat message, far below harm. */
 export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024
 
+/** What one round of the outbox did. */
+export interface DeliveryRound {
+  readonly sent: number
+  /** Failed an attempt and will be retried at their logged deadline. */
+  readonly retrying: number
+  /** Out of attempts: failed for good. */
+  readonly failed: number
+  readonly errors: ReadonlyArray<string>
+}
+
+type AttemptResult =
+  | { readonly kind: "sent"; readonly transport: string }
+  | { readonly kind: "retry"; readonly attempt: number; readonly nextAttemptAt: number; readonly reason: string }
+  | { readonly kind: "failed"; readonly reason: string }
+
 
 /**
  * The one writer. Every change to the store is a list of events appended here, folded into the
@@ -116,7 +153,12 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       WHERE m.expires_at IS NOT NULL AND m.expires_at <= ? ORDER BY m.expires_at`)
 
     const pins = makePeerPins(db, registry)
-    const envelopeSeen = db.prepare("SELECT 1 FROM events WHERE envelope_id = ?").pluck()
+    const delivery = makeDeliveryQueries(db)
+    const envelopeRow = db.prepare("SELECT data ->> '$.payload_sha256' AS sha FROM events WHERE envelope_id = ?")
+    const envelopeSeen = (id: string): { payloadSha256: string | null } | undefined => {
+      const row = envelopeRow.get(id) as { sha: string | null } | undefined
+      return row === undefined ? undefined : { payloadSha256: row.sha }
+    }
     const messageKnown = db.prepare("SELECT 1 FROM events WHERE message_id = ?").pluck()
     const insertOutbound = db.prepare(
       "INSERT INTO outbound_envelopes (message_id, envelope_id, recipient, envelope) VALUES (?, ?, ?, ?)"
@@ -141,7 +183,8 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
      * that `creating` (the threads this batch already creates) does not hold yet.
      */
     const eventsFor = (message: ChatMessage, direction: "in" | "out", verified: boolean, now: number,
-      creating: Set<string> = new Set(), envelope: { id: string; signer: string | null } | undefined = undefined):
+      creating: Set<string> = new Set(),
+      envelope: { id: string; signer: string | null; sha?: string } | undefined = undefined):
       Array<ChatEvent> => {
       const events: Array<ChatEvent> = []
       if (
@@ -171,22 +214,14 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
             ts,
             verified,
             ...sealed,
-            ...(envelope?.signer ? { signer: envelope.signer } : {})
+            ...(envelope?.signer ? { signer: envelope.signer } : {}),
+            ...(envelope?.sha === undefined ? {} : { payload_sha256: envelope.sha })
           }
       )
       return events
     }
 
     const directionOf = (message: ChatMessage): "in" | "out" => (message.sender === identity.uri ? "out" : "in")
-
-    /** Runs the delivery machine for a freshly composed message. No transports yet: it stays pending. */
-    const startDelivery = (messageId: string): string => {
-      const actor = createActor(deliveryMachine, { ...watched, input: { messageId, transports: 0 } }).start()
-      actor.send({ type: "ATTEMPT" })
-      const state = String(actor.getSnapshot().value)
-      actor.stop()
-      return state
-    }
 
     /**
      * Composes, seals and records a message. Fails closed: no registered key for the recipient is an
@@ -214,7 +249,6 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       })
       return {
         message,
-        delivery: startDelivery(message.id),
         envelopeId,
         envelope: sealed.text
       } satisfies SendResult
@@ -276,24 +310,29 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
 
     /**
      * Opens incoming envelopes (crypto first, outside any transaction) and records the outcome of each
-     * in one transaction: the message, or the refusal with its reason and the envelope quarantined. The
-     * caller may consume its transport items once this has returned.
+     * in one transaction: the message, the receipt's status changes, or the refusal with its reason and
+     * the envelope quarantined. The caller may consume its transport items once this has returned.
      */
-    const receive = Effect.fn("ChatSystem.receive")(function*(raws: ReadonlyArray<Uint8Array>) {
+    const receive = Effect.fn("ChatSystem.receive")(function*(items: ReadonlyArray<Uint8Array | Incoming>) {
       const now = yield* Clock.currentTimeMillis
       const me = yield* keys.unlock()
       const { acceptUnsigned, maxBytes } = yield* securitySettings
+      const incoming = items.map((i): Incoming => (i instanceof Uint8Array ? { bytes: i } : i))
       const senders = new Map<string, CheckedKey>()
-      const opened: Array<Opened | Refused> = []
-      for (const raw of raws) {
+      const opened: Array<Opened | OpenedReceipt | Duplicate | Refused> = []
+      for (const item of incoming) {
+        if (item.refused !== undefined) {
+          opened.push({ ...item.refused, claimedId: null, claimedSender: null })
+          continue
+        }
         opened.push(yield* Effect.promise(() =>
-          openEnvelope(raw, {
+          openEnvelope(item.bytes, {
             me,
             myUri: identity.uri,
             maxBytes,
             acceptUnsigned,
             now,
-            seen: (id) => envelopeSeen.get(id) !== undefined,
+            seen: envelopeSeen,
             senderKey: (uri) =>
               Effect.runPromise(pins.keyFor(uri, now).pipe(
                 Effect.map((r) => {
@@ -303,7 +342,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
                 }),
                 Effect.catchTag("KeyChanged", (e) => Effect.succeed(Either.left(rejection("key_changed", e.message))))
               ))
-          })
+          }, item.size ?? item.bytes.byteLength)
         ))
       }
       // Crypto is done; the outcomes are recorded in one transaction (refused envelopes quarantined first).
@@ -312,22 +351,48 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
         const outcomes: Array<ReceiveOutcome> = []
         const creating = new Set<string>()
         const batch = new Set<string>()
+        // Outbound statuses as this batch's receipts leave them (two receipts for one message in a batch).
+        const statuses = new Map<string, DeliveryStatus>()
         const refuse = (raw: Uint8Array, why: Rejection, claimed: { id: string | null; sender: string | null }) => {
           const { event, outcome } = refusal(why, claimed, raw, paths.quarantineDir, now)
           events.push(event)
           outcomes.push(outcome)
         }
         opened.forEach((o, i) => {
-          const raw = raws[i]!
+          const raw = incoming[i]!.bytes
+          if (o._tag === "Duplicate") {
+            outcomes.push({ status: "duplicate", envelopeId: o.envelopeId, messageId: null })
+            return
+          }
+          if (o._tag === "Receipt") {
+            let updated = 0
+            for (const id of o.messageIds) {
+              const current = statuses.get(id) ?? delivery.outboundStatus(id, o.sender) as DeliveryStatus | undefined
+              if (current === undefined) continue
+              const next = advanceStatus(current, o.status)
+              if (next === current) continue
+              statuses.set(id, next)
+              updated += 1
+              events.push({ _tag: o.status === "read" ? "MessageRead" : "MessageDelivered", v: 1, message_id: id, at: now })
+            }
+            outcomes.push({ status: "receipt", from: o.sender, receipt: o.status, updated })
+            return
+          }
           if (o._tag !== "Opened") return refuse(raw, o, { id: o.claimedId, sender: o.claimedSender })
           const m = o.message
           const claimed = { id: o.envelopeId, sender: m.sender }
           // Checked again under the write lock: another process may have taken it meanwhile.
-          if (envelopeSeen.get(o.envelopeId) !== undefined || batch.has(o.envelopeId)) {
-            return refuse(raw, rejection("replay", `envelope ${o.envelopeId} was already received`), claimed)
+          const seen = envelopeSeen(o.envelopeId)
+          if (batch.has(o.envelopeId) || (seen !== undefined && (seen.payloadSha256 ?? o.payloadSha256) === o.payloadSha256)) {
+            outcomes.push({ status: "duplicate", envelopeId: o.envelopeId, messageId: m.id })
+            return
+          }
+          if (seen !== undefined) {
+            return refuse(raw, rejection("replay", `envelope ${o.envelopeId} was already received with another payload`),
+              claimed)
           }
           if (messageKnown.get(m.id) !== undefined || batch.has(m.id)) {
-            outcomes.push({ status: "duplicate", messageId: m.id })
+            outcomes.push({ status: "duplicate", envelopeId: o.envelopeId, messageId: m.id })
             return
           }
           const sender = senders.get(m.sender)
@@ -342,13 +407,184 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
             senders.set(m.sender, { ...sender, pin: undefined })
           }
           batch.add(o.envelopeId).add(m.id)
-          events.push(...eventsFor(m, "in", o.verified, now, creating, { id: o.envelopeId, signer: o.signer }))
+          events.push(...eventsFor(m, "in", o.verified, now, creating,
+            { id: o.envelopeId, signer: o.signer, sha: o.payloadSha256 }))
           outcomes.push({ status: "accepted", message: m, verified: o.verified })
         })
         commit(events, now)
         return outcomes
       })
     })
+
+    /** One delivery attempt of one envelope, decided by its delivery machine; the router is the transport. */
+    const attempt = (envelope: { messageId: string; envelopeId: string; recipient: string; envelope: string;
+      attempts: number }, router: Router, now: number, retryBackoff: ReadonlyArray<number> | undefined):
+      Promise<AttemptResult> => {
+      let transport = ""
+      const machine = deliveryMachine.provide({
+        actors: {
+          deliver: fromPromise(async () => {
+            try {
+              transport = await router.deliver({
+                envelopeId: envelope.envelopeId,
+                recipient: envelope.recipient,
+                text: envelope.envelope
+              })
+            } catch (e) {
+              throw { at: now, reason: e instanceof Error ? e.message : String(e) } satisfies AttemptFailure
+            }
+          })
+        }
+      })
+      const actor = createActor(machine, {
+        ...watched,
+        input: {
+          messageId: envelope.messageId,
+          transports: router.transports.length,
+          attempt: envelope.attempts,
+          ...(retryBackoff === undefined ? {} : { retryBackoff })
+        }
+      }).start()
+      actor.send({ type: "ATTEMPT" })
+      return waitFor(actor, (snap) => !snap.matches("sending")).then((snap) => {
+        actor.stop()
+        const c = snap.context
+        if (snap.matches("sent")) return { kind: "sent", transport }
+        if (snap.matches("backingOff") && c.nextAttemptAt !== null) {
+          return { kind: "retry", attempt: c.attempt, nextAttemptAt: c.nextAttemptAt, reason: c.lastError ?? "" }
+        }
+        return { kind: "failed", reason: c.lastError ?? "no transport took it" }
+      })
+    }
+
+    /**
+     * One round of the outbox: every pending envelope whose next attempt is due (or just those among
+     * `only`) goes to the router; the outcomes are logged together — sent, a failed attempt with the
+     * absolute time of the next, or failed for good.
+     */
+    const deliver = Effect.fn("ChatSystem.deliver")(function*(router: Router, options: {
+      readonly only?: ReadonlyArray<string>
+      readonly retryBackoff?: ReadonlyArray<number> | undefined
+      readonly limit?: number
+    } = {}) {
+      const now = yield* Clock.currentTimeMillis
+      const none: DeliveryRound = { sent: 0, retrying: 0, failed: 0, errors: [] }
+      if (router.transports.length === 0) return none
+      const due = yield* Effect.try({
+        try: () => delivery.dueEnvelopes(now, options.limit ?? 500, options.only),
+        catch: storeError("cannot read the outbox")
+      })
+      if (due.length === 0) return none
+      const results: Array<AttemptResult> = []
+      for (const envelope of due) {
+        results.push(yield* Effect.promise(() => attempt(envelope, router, now, options.retryBackoff)))
+      }
+      return yield* write("cannot record deliveries", () => {
+        const events: Array<ChatEvent> = []
+        const round = { sent: 0, retrying: 0, failed: 0, errors: [] as Array<string> }
+        results.forEach((r, i) => {
+          const id = due[i]!.messageId
+          // Another process (a CLI send and the daemon) may have delivered it meanwhile: log it once.
+          if (delivery.settled(id)) return
+          if (r.kind === "sent") {
+            events.push({ _tag: "MessageSent", v: 1, message_id: id, at: now, transport: r.transport })
+            round.sent += 1
+            return
+          }
+          round.errors.push(r.reason)
+          if (r.kind === "retry") {
+            events.push({
+              _tag: "DeliveryAttemptFailed",
+              v: 1,
+              message_id: id,
+              at: now,
+              attempt: r.attempt,
+              reason: r.reason,
+              next_attempt_at: r.nextAttemptAt
+            })
+            round.retrying += 1
+          } else {
+            events.push({ _tag: "MessageFailed", v: 1, message_id: id, at: now, reason: r.reason })
+            round.failed += 1
+          }
+        })
+        commit(events, now)
+        // A transport has it now (or never will): the sealed copy is no longer needed.
+        for (const [i, r] of results.entries()) if (r.kind !== "retry") deleteOutbound.run(due[i]!.messageId)
+        return round satisfies DeliveryRound
+      })
+    })
+
+    /**
+     * Sends the receipts we owe: one signed envelope per peer and kind for up to MAX_RECEIPT_IDS messages.
+     * What no transport takes stays owed and goes with the next round. Returns how many messages were
+     * acknowledged.
+     */
+    const sendReceipts = Effect.fn("ChatSystem.sendReceipts")(function*(router: Router) {
+      if (router.transports.length === 0) return 0
+      const owed = yield* Effect.try({
+        try: () => delivery.owedReceipts(MAX_RECEIPT_IDS * 20),
+        catch: storeError("cannot read the receipts owed")
+      })
+      if (owed.length === 0) return 0
+      const now = yield* Clock.currentTimeMillis
+      const me = yield* keys.unlock()
+      const groups = new Map<string, { peer: string; status: ReceiptStatus; ids: Array<string> }>()
+      for (const r of owed) {
+        const key = `${r.status} ${r.peer}`
+        const group = groups.get(key) ?? { peer: r.peer, status: r.status, ids: [] }
+        group.ids.push(r.messageId)
+        groups.set(key, group)
+      }
+      const events: Array<ChatEvent> = []
+      for (const { peer, status, ids } of groups.values()) {
+        const key = yield* pins.keyFor(peer, now).pipe(Effect.catchTag("KeyChanged", () => Effect.succeed(undefined)))
+        if (key === undefined || "missing" in key) continue
+        for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS) {
+          const chunk = ids.slice(i, i + MAX_RECEIPT_IDS)
+          const envelopeId = uuidv7(now)
+          const sealed = yield* Effect.promise(() =>
+            sealReceipt({ from: identity.uri, to: peer, status, messageIds: chunk, at: now }, me, key.found.key, envelopeId)
+          )
+          const transport = yield* Effect.promise(() =>
+            router.deliver({ envelopeId, recipient: peer, text: sealed.text }).catch(() => undefined)
+          )
+          if (transport === undefined) break
+          events.push({ _tag: "ReceiptSent", v: 1, at: now, peer, status, message_ids: chunk, envelope_id: envelopeId,
+            transport })
+        }
+      }
+      if (events.length === 0) return 0
+      yield* write("cannot record the receipts sent", () => commit(events, now))
+      return events.reduce((n, e) => n + (e._tag === "ReceiptSent" ? e.message_ids.length : 0), 0)
+    })
+
+    /**
+     * Marks inbound messages read the first time they are shown (inbox, history, watch, MCP): the log
+     * records it, and a read receipt is owed to their senders. Returns how many were new.
+     */
+    const markRead = Effect.fn("ChatSystem.markRead")(function*(messageIds: ReadonlyArray<string>) {
+      if (messageIds.length === 0) return 0
+      const unread = () => delivery.unread(messageIds)
+      // Most listings show nothing new and never take the write lock.
+      if (unread().length === 0) return 0
+      const now = yield* Clock.currentTimeMillis
+      return yield* write("cannot record messages read", () => {
+        const ids = unread()
+        commit(ids.map((message_id) => ({ _tag: "MessageRead", v: 1, message_id, at: now })), now)
+        return ids.length
+      })
+    })
+
+    /** When something next falls due: the earliest retry or TTL deadline (a daemon sleeps until then). */
+    const nextDeadline = () =>
+      Effect.try({
+        try: () => {
+          const times = [delivery.nextRetryAt(), delivery.nextExpiryAt()].filter((t): t is number => t !== undefined)
+          return times.length === 0 ? undefined : Math.min(...times)
+        },
+        catch: storeError("cannot read the deadlines")
+      })
 
     /**
      * Stores already-built messages (the library's store_message, bulk import). Direction follows the
@@ -407,6 +643,12 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       return expired
     })
 
+    /** Brings lagging projections up to the log's head by folding only the tail they missed. */
+    const catchUp = Effect.fn("ChatSystem.catchUp")(function*() {
+      return yield* write("cannot bring the projections up to date", () =>
+        projector.catchUp((seq) => log.readAfter(seq), log.head().seq))
+    })
+
     const rebuild = Effect.fn("ChatSystem.rebuild")(function*() {
       return yield* write("cannot rebuild projections", () => {
         const { seq } = log.head()
@@ -435,6 +677,12 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       identity,
       send,
       receive,
+      deliver,
+      sendReceipts,
+      markRead,
+      nextDeadline,
+      /** The configured envelope size limit (transports read no more than this of a file). */
+      maxEnvelopeBytes: Effect.map(securitySettings, (s) => s.maxBytes),
       outboundEnvelope,
       addPeer,
       removePeer,
@@ -442,6 +690,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       pinnedUrisNamed,
       recordAll,
       expireDue,
+      catchUp,
       rebuild,
       verify,
       head: () => log.head()

@@ -4,7 +4,10 @@ export interface DeliveryInput {
   readonly messageId: string
   /** How many transports are configured. None: the message waits in the outbox as `pending`. */
   readonly transports: number
+  /** Attempts already made (and failed). */
   readonly attempt?: number
+  /** Seconds to wait after the 1st, 2nd, ... failure; the last entry repeats (SKComm's routing.retry_backoff). */
+  readonly retryBackoff?: ReadonlyArray<number>
   readonly maxAttempts?: number
   /**
    * Resuming after a restart: the retry deadline recorded in the log, and the host's clock now. The
@@ -28,6 +31,7 @@ interface DeliveryContext {
   readonly transports: number
   readonly attempt: number
   readonly maxAttempts: number
+  readonly retryBackoff: ReadonlyArray<number>
   /** Absolute time of the next attempt while backing off; written to the log by the host. */
   readonly nextAttemptAt: number | null
   /** The clock reading the retry delay is measured from: the failure's time, or `now` on resume. */
@@ -35,8 +39,8 @@ interface DeliveryContext {
   readonly lastError: string | null
 }
 
-const backoffMs = (attempt: number): number =>
-  1000 * (RETRY_BACKOFF_SECONDS[Math.min(attempt - 1, RETRY_BACKOFF_SECONDS.length - 1)] ?? 900)
+const backoffMs = (schedule: ReadonlyArray<number>, attempt: number): number =>
+  1000 * (schedule[Math.min(attempt - 1, schedule.length - 1)] ?? 900)
 
 /**
  * An outbound message's delivery: queued in the outbox until a transport can take it, retried with
@@ -74,7 +78,8 @@ export const deliveryMachine = setup({
     messageId: input.messageId,
     transports: input.transports,
     attempt: input.attempt ?? 0,
-    maxAttempts: input.maxAttempts ?? RETRY_BACKOFF_SECONDS.length + 1,
+    retryBackoff: input.retryBackoff ?? RETRY_BACKOFF_SECONDS,
+    maxAttempts: input.maxAttempts ?? (input.retryBackoff ?? RETRY_BACKOFF_SECONDS).length + 1,
     nextAttemptAt: input.nextAttemptAt ?? null,
     clockAt: input.nextAttemptAt === undefined ? null : input.now ?? input.nextAttemptAt,
     lastError: null
@@ -100,7 +105,7 @@ export const deliveryMachine = setup({
               return {
                 lastError: failure.reason,
                 clockAt: failure.at,
-                nextAttemptAt: failure.at + backoffMs(context.attempt)
+                nextAttemptAt: failure.at + backoffMs(context.retryBackoff, context.attempt)
               }
             })
           },

@@ -1,4 +1,5 @@
 import { Either } from "effect"
+import { createHash } from "node:crypto"
 import { gunzipSync } from "node:zlib"
 import { canonicalJson } from "../domain/canonical-json.js"
 import { type ChatMessage, decodeChatMessage } from "../domain/chat-message.js"
@@ -6,6 +7,7 @@ import { expiresAtMillis } from "../domain/compose-message.js"
 import { headerMismatch, makeEnvelope, readEnvelope, type Envelope } from "../domain/envelope.js"
 import { type Rejection, rejection } from "../domain/envelope-rejection.js"
 import { isSafeId } from "../domain/message-id.js"
+import { claimsReceipt, readReceipt, receiptContentType, type ReceiptSeal, type ReceiptStatus } from "../domain/receipt.js"
 import { claimsSeal, readSealed, type Seal, sealedDocument } from "../domain/sealed-message.js"
 import { isoFromMillis, timestampMillis } from "../domain/timestamp.js"
 import { formatParseError } from "../domain/validation-message.js"
@@ -57,6 +59,55 @@ export const sealEnvelope = async (
   return { envelopeId, text: JSON.stringify(makeEnvelope(message, seal, payload), null, 2) }
 }
 
+/**
+ * Seals a delivery or read receipt for messages `peer` sent us: signed by us, encrypted to them only (it
+ * tells nobody else anything). SKComm's outer shape with its `ack` / `read_receipt` payload types.
+ */
+export const sealReceipt = async (
+  receipt: {
+    readonly from: string
+    readonly to: string
+    readonly status: ReceiptStatus
+    readonly messageIds: ReadonlyArray<string>
+    readonly at: number
+  },
+  me: OwnKey,
+  peer: PeerKey,
+  envelopeId: string
+): Promise<SealedEnvelope> => {
+  const createdAt = isoFromMillis(receipt.at)
+  const seal: ReceiptSeal = {
+    v: 1,
+    kind: "receipt",
+    envelope_id: envelopeId,
+    sender_fingerprint: me.fingerprint,
+    recipient_fingerprints: [peer.fingerprint],
+    created_at: createdAt,
+    expires_at: null
+  }
+  const doc = {
+    sender: receipt.from,
+    recipient: receipt.to,
+    timestamp: createdAt,
+    receipt: { status: receipt.status, message_ids: receipt.messageIds },
+    seal
+  }
+  const content = await signAndEncrypt(utf8.encode(canonicalJson(doc)), me, [peer.key])
+  const envelope = {
+    skcomm_version: "1.0.0",
+    envelope_id: envelopeId,
+    sender: receipt.from,
+    recipient: receipt.to,
+    payload: { content, content_type: receiptContentType(receipt.status), encrypted: true, compressed: false,
+      signature: null },
+    routing: { mode: "failover", preferred_transports: [], retry_max: 5, retry_backoff: [5, 15, 60, 300, 900],
+      ttl: 30 * 24 * 3600, ack_requested: false },
+    metadata: { thread_id: null, in_reply_to: null, urgency: "normal", created_at: createdAt, expires_at: null,
+      attempt: 0, delivered_via: null }
+  }
+  return { envelopeId, text: JSON.stringify(envelope, null, 2) }
+}
+
 /** What the receiving side knows, handed in by ChatSystem (which owns the pins and the log). */
 export interface OpenContext {
   readonly me: OwnKey
@@ -67,8 +118,11 @@ export interface OpenContext {
   readonly now: number
   /** The registered, pinned key of a claimed sender, or why there is none we may use. */
   readonly senderKey: (uri: string) => Promise<Either.Either<PeerKey, Rejection>>
-  /** Has the log already accepted this envelope id? */
-  readonly seen: (envelopeId: string) => boolean
+  /**
+   * Has the log already accepted this envelope id? Then with the SHA-256 of the payload it came in (null
+   * when unknown: our own outbound envelope, or one logged before hashes were kept).
+   */
+  readonly seen: (envelopeId: string) => { readonly payloadSha256: string | null } | undefined
 }
 
 export interface Opened {
@@ -78,6 +132,24 @@ export interface Opened {
   /** Signed by the claimed sender's pinned key over everything shown (false: a legacy envelope). */
   readonly verified: boolean
   readonly signer: string | null
+  /** SHA-256 of `payload.content` as it arrived: the same envelope again is a duplicate, not a replay. */
+  readonly payloadSha256: string
+}
+
+/** A signed receipt from the recipient of messages we sent. */
+export interface OpenedReceipt {
+  readonly _tag: "Receipt"
+  readonly envelopeId: string
+  /** Who signed it (their pinned key checked): the only peer whose messages' status it may move. */
+  readonly sender: string
+  readonly status: ReceiptStatus
+  readonly messageIds: ReadonlyArray<string>
+}
+
+/** An envelope already in the log, arriving again with the same payload (at-least-once redelivery). */
+export interface Duplicate {
+  readonly _tag: "Duplicate"
+  readonly envelopeId: string
 }
 
 /** A refusal with what the (untrusted) header claimed, for the record. */
@@ -122,8 +194,9 @@ const inflate = (content: string, maxBytes: number): Either.Either<string, Rejec
  * Checks what the signature covered against the header and against us. The sender was already bound to
  * the signing key by `decrypt`/`verifyDetached` (the sealed sender must equal the claimed one).
  */
-const checkSealed = (envelope: Envelope, doc: unknown, signer: PeerKey, ctx: OpenContext, encrypted: boolean):
-  Either.Either<Opened, Rejection> => {
+const checkSealed = (envelope: Envelope, doc: unknown, signer: PeerKey, ctx: OpenContext, encrypted: boolean,
+  payloadSha256: string): Either.Either<Opened | OpenedReceipt, Rejection> => {
+  if (claimsReceipt(doc)) return checkReceipt(envelope, doc, signer, ctx)
   const sealed = readSealed(doc)
   if (Either.isLeft(sealed)) return Either.left(rejection("malformed", `the sealed part: ${sealed.left}`))
   const { message, seal } = sealed.right
@@ -146,11 +219,51 @@ const checkSealed = (envelope: Envelope, doc: unknown, signer: PeerKey, ctx: Ope
   if (seal.expires_at !== null && timestampMillis(seal.expires_at) <= ctx.now) {
     return Either.left(rejection("expired", `its TTL ended at ${seal.expires_at}`))
   }
-  return Either.right({ _tag: "Opened", message, envelopeId: seal.envelope_id, verified: true, signer: signer.fingerprint })
+  return Either.right({
+    _tag: "Opened",
+    message,
+    envelopeId: seal.envelope_id,
+    verified: true,
+    signer: signer.fingerprint,
+    payloadSha256
+  })
+}
+
+/** A receipt: signed by the claimed sender's pinned key, for us, and its header agreeing with it. */
+const checkReceipt = (envelope: Envelope, doc: unknown, signer: PeerKey, ctx: OpenContext):
+  Either.Either<OpenedReceipt, Rejection> => {
+  const read = readReceipt(doc)
+  if (Either.isLeft(read)) return Either.left(rejection("malformed", `the receipt: ${read.left}`))
+  const r = read.right
+  const checks: ReadonlyArray<readonly [string, unknown, unknown]> = [
+    ["envelope_id", envelope.envelope_id, r.seal.envelope_id],
+    ["sender", envelope.sender, r.sender],
+    ["recipient", envelope.recipient, r.recipient]
+  ]
+  for (const [field, outer, sealed] of checks) {
+    if (outer !== sealed) {
+      return Either.left(rejection("header_mismatch",
+        `outer ${field} ${JSON.stringify(outer)} disagrees with the signed ${JSON.stringify(sealed)}`))
+    }
+  }
+  if (r.seal.sender_fingerprint !== signer.fingerprint) {
+    return Either.left(rejection("header_mismatch", "the seal names a sender key other than the one that signed it"))
+  }
+  if (!r.seal.recipient_fingerprints.includes(ctx.me.fingerprint)) {
+    return Either.left(rejection("forwarded", "a receipt signed for other recipients: we are not among them"))
+  }
+  return Either.right({
+    _tag: "Receipt",
+    envelopeId: r.seal.envelope_id,
+    sender: r.sender,
+    status: r.receipt.status,
+    messageIds: r.receipt.message_ids
+  })
 }
 
 /** A legacy SKComm chat message: accepted only where config allows, and never as verified. */
-const openLegacy = (envelope: Envelope, doc: unknown, ctx: OpenContext): Either.Either<Opened, Rejection> => {
+const openLegacy = (envelope: Envelope, doc: unknown, ctx: OpenContext, payloadSha256: string):
+  Either.Either<Opened, Rejection> => {
   if (!ctx.acceptUnsigned) {
     return Either.left(rejection("unsigned_legacy",
       "an unsigned legacy SKComm envelope (accepted only with skchat.security.accept_unsigned: true)"))
@@ -169,13 +282,21 @@ const openLegacy = (envelope: Envelope, doc: unknown, ctx: OpenContext): Either.
   if (expiresMs !== null && expiresMs <= ctx.now) {
     return Either.left(rejection("expired", "its TTL ended before it arrived"))
   }
-  return Either.right({ _tag: "Opened", message: m, envelopeId: envelope.envelope_id, verified: false, signer: null })
+  return Either.right({
+    _tag: "Opened",
+    message: m,
+    envelopeId: envelope.envelope_id,
+    verified: false,
+    signer: null,
+    payloadSha256
+  })
 }
 
-const openOrRefuse = async (raw: Uint8Array, ctx: OpenContext, claimed: { id: string | null; sender: string | null }):
-  Promise<Either.Either<Opened, Rejection>> => {
-  if (raw.byteLength > ctx.maxBytes) {
-    return Either.left(rejection("oversized", `${raw.byteLength} bytes, over the ${ctx.maxBytes}-byte limit`))
+const openOrRefuse = async (raw: Uint8Array, size: number, ctx: OpenContext,
+  claimed: { id: string | null; sender: string | null }):
+  Promise<Either.Either<Opened | OpenedReceipt | Duplicate, Rejection>> => {
+  if (size > ctx.maxBytes) {
+    return Either.left(rejection("oversized", `${size} bytes, over the ${ctx.maxBytes}-byte limit`))
   }
   const json = parseJson(raw, "the envelope")
   if (Either.isLeft(json)) return Either.left(json.left)
@@ -187,8 +308,12 @@ const openOrRefuse = async (raw: Uint8Array, ctx: OpenContext, claimed: { id: st
   if (!isSafeId(envelope.envelope_id)) {
     return Either.left(rejection("malformed", "the envelope id has characters an id may not have"))
   }
-  if (ctx.seen(envelope.envelope_id)) {
-    return Either.left(rejection("replay", `envelope ${envelope.envelope_id} was already received`))
+  const payloadSha256 = createHash("sha256").update(envelope.payload.content).digest("hex")
+  const seen = ctx.seen(envelope.envelope_id)
+  if (seen !== undefined) {
+    return seen.payloadSha256 === null || seen.payloadSha256 === payloadSha256
+      ? Either.right({ _tag: "Duplicate", envelopeId: envelope.envelope_id })
+      : Either.left(rejection("replay", `envelope ${envelope.envelope_id} was already received with another payload`))
   }
   let content = envelope.payload.content
   if (envelope.payload.compressed) {
@@ -209,7 +334,7 @@ const openOrRefuse = async (raw: Uint8Array, ctx: OpenContext, claimed: { id: st
       if (Either.isLeft(plain)) return Either.left(plain.left)
       const doc = parseJson(plain.right, "the decrypted content")
       if (Either.isLeft(doc)) return Either.left(doc.left)
-      return claimsSeal(doc.right) ? Either.left(refusal) : openLegacy(envelope, doc.right, ctx)
+      return claimsSeal(doc.right) ? Either.left(refusal) : openLegacy(envelope, doc.right, ctx, payloadSha256)
     }
     const sender = await ctx.senderKey(envelope.sender)
     if (Either.isLeft(sender)) return orLegacy(sender.left, "unknown_sender")
@@ -217,13 +342,13 @@ const openOrRefuse = async (raw: Uint8Array, ctx: OpenContext, claimed: { id: st
     if (Either.isLeft(opened)) return orLegacy(opened.left, "unsigned")
     const doc = parseJson(opened.right, "the decrypted content")
     if (Either.isLeft(doc)) return Either.left(doc.left)
-    return checkSealed(envelope, doc.right, sender.right, ctx, true)
+    return checkSealed(envelope, doc.right, sender.right, ctx, true, payloadSha256)
   }
 
   const bytes = utf8.encode(content)
   const doc = parseJson(bytes, "the payload")
   if (Either.isLeft(doc)) return Either.left(doc.left)
-  if (!claimsSeal(doc.right)) return openLegacy(envelope, doc.right, ctx)
+  if (!claimsSeal(doc.right)) return openLegacy(envelope, doc.right, ctx, payloadSha256)
   const signature = envelope.payload.signature
   if (signature === undefined || signature === null || signature.trim() === "") {
     return Either.left(rejection("signature_stripped", "a sealed plaintext message without its signature"))
@@ -232,15 +357,19 @@ const openOrRefuse = async (raw: Uint8Array, ctx: OpenContext, claimed: { id: st
   if (Either.isLeft(sender)) return Either.left(sender.left)
   const verified = await verifyDetached(bytes, signature, { uri: envelope.sender, key: sender.right.key })
   if (Either.isLeft(verified)) return Either.left(verified.left)
-  return checkSealed(envelope, doc.right, sender.right, ctx, false)
+  return checkSealed(envelope, doc.right, sender.right, ctx, false, payloadSha256)
 }
 
-/** Opens one envelope file's bytes: the message, verified, or why not. Never throws. */
-export const openEnvelope = async (raw: Uint8Array, ctx: OpenContext): Promise<Opened | Refused> => {
+/**
+ * Opens one envelope file's bytes: the message (or receipt), verified, a duplicate, or why not. `size` is
+ * the file's real size when only a prefix was read (an oversized file is never read whole). Never throws.
+ */
+export const openEnvelope = async (raw: Uint8Array, ctx: OpenContext, size = raw.byteLength):
+  Promise<Opened | OpenedReceipt | Duplicate | Refused> => {
   const claimed: { id: string | null; sender: string | null } = { id: null, sender: null }
-  let outcome: Either.Either<Opened, Rejection>
+  let outcome: Either.Either<Opened | OpenedReceipt | Duplicate, Rejection>
   try {
-    outcome = await openOrRefuse(raw, ctx, claimed)
+    outcome = await openOrRefuse(raw, size, ctx, claimed)
   } catch (e) {
     outcome = Either.left(rejection("malformed", `unreadable: ${e instanceof Error ? e.message : String(e)}`))
   }

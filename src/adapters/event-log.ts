@@ -57,7 +57,9 @@ const knownTypes = new Set<string>([
   "ThreadCreated",
   "EnvelopeRejected",
   "PeerAdded",
-  "PeerRemoved"
+  "PeerRemoved",
+  "DeliveryAttemptFailed",
+  "ReceiptSent"
 ])
 
 /**
@@ -87,6 +89,8 @@ export interface EventLog {
    * read a page at a time: no cursor stays open, so the caller may write between events.
    */
   readonly readExcept: (types: ReadonlyArray<string>) => IterableIterator<LoggedEvent>
+  /** Every event after `seq`, in order, a page at a time (the tail a lagging projection has not seen). */
+  readonly readAfter: (seq: number) => IterableIterator<LoggedEvent>
   readonly head: () => { readonly seq: number; readonly hash: string }
   /** Walks the whole chain; the first broken link is named by its sequence number. */
   readonly verify: () => ChainCheck
@@ -100,6 +104,9 @@ export const makeEventLog = (db: Db): EventLog => {
     "SELECT seq, id, type, v, recorded_at, data FROM events WHERE seq IN (SELECT value FROM json_each(?)) ORDER BY seq"
   )
   const selectAll = db.prepare("SELECT seq, id, type, v, recorded_at, data, hash FROM events ORDER BY seq")
+  const selectAfter = db.prepare(
+    "SELECT seq, id, type, v, recorded_at, data FROM events WHERE seq > ? ORDER BY seq LIMIT ?"
+  )
 
   const head = () => selectHead.get() as { seq: number; hash: string }
 
@@ -133,6 +140,15 @@ export const makeEventLog = (db: Db): EventLog => {
       for (let i = 0; i < seqs.length; i += READ_PAGE) {
         const page = selectSeqs.all(JSON.stringify(seqs.slice(i, i + READ_PAGE))) as Array<EventRow>
         for (const row of page) yield eventFromRow(row)
+      }
+    },
+    readAfter: function*(seq) {
+      let after = seq
+      for (;;) {
+        const page = selectAfter.all(after, READ_PAGE) as Array<EventRow>
+        for (const row of page) yield eventFromRow(row)
+        if (page.length < READ_PAGE) return
+        after = page[page.length - 1]!.seq
       }
     },
     verify: () => {

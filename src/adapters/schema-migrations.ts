@@ -148,6 +148,19 @@ export const migrations = {
       size INTEGER NOT NULL,
       file TEXT
     )`
+  ),
+  "0003_transports": statements(
+    // Delivery state on the message row. Outbound: how many attempts failed and when the next is due
+    // (from DeliveryAttemptFailed; the outbox query takes what is due). Inbound: which receipt we still
+    // owe the sender ('delivered' on arrival, 'read' once shown; cleared by ReceiptSent).
+    `ALTER TABLE messages ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0`,
+    `ALTER TABLE messages ADD COLUMN next_attempt_at INTEGER`,
+    `ALTER TABLE messages ADD COLUMN receipt_due TEXT`,
+    `CREATE INDEX messages_receipts_due ON messages (peer) WHERE receipt_due IS NOT NULL`,
+    // Messages verified before receipts existed were never acknowledged: they are owed one now (what a
+    // rebuild of this projection computes too).
+    `UPDATE messages SET receipt_due = 'delivered' WHERE direction = 'in' AND verified = 1
+      AND rowid IN (SELECT seq FROM events WHERE type = 'MessageReceived' AND envelope_id IS NOT NULL)`
   )
 } as const
 

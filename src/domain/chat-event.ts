@@ -1,6 +1,7 @@
 import { Schema } from "effect"
 import { RejectionReason } from "./envelope-rejection.js"
 import { MessageRecord } from "./message-record.js"
+import { ReceiptStatus } from "./receipt.js"
 
 /**
  * Facts in the log, past tense. Each carries a schema version `v` so a later reader can upgrade old
@@ -37,16 +38,50 @@ export const MessageReceived = Schema.TaggedStruct("MessageReceived", {
   ts: Ts,
   verified: Schema.Boolean,
   envelope_id: Schema.optional(Schema.String),
-  signer: Schema.optional(Schema.String)
+  signer: Schema.optional(Schema.String),
+  /**
+   * SHA-256 of the sealed payload it came in. The same envelope arriving again (at-least-once transports
+   * redeliver after a crash) is a quiet duplicate; another payload under a known envelope id is a replay.
+   */
+  payload_sha256: Schema.optional(Schema.String)
 })
+/** A transport took the envelope (written to an outbox folder, handed to a peer). */
 export const MessageSent = Schema.TaggedStruct("MessageSent", {
   v: V1,
   message_id: Schema.String,
   at: At,
   transport: Schema.String
 })
+/** The recipient's signed delivery receipt arrived. */
 export const MessageDelivered = Schema.TaggedStruct("MessageDelivered", { v: V1, message_id: Schema.String, at: At })
+/**
+ * The message was read by its recipient: for an outbound message, their signed read receipt arrived;
+ * for an inbound one, we showed it (and owe the sender a read receipt).
+ */
 export const MessageRead = Schema.TaggedStruct("MessageRead", { v: V1, message_id: Schema.String, at: At })
+/**
+ * No transport could take the envelope. The next attempt's absolute time is logged, so whichever
+ * process looks next (a later CLI, a restarted daemon) retries on schedule (DESIGN.md: deadlines live
+ * in events).
+ */
+export const DeliveryAttemptFailed = Schema.TaggedStruct("DeliveryAttemptFailed", {
+  v: V1,
+  message_id: Schema.String,
+  at: At,
+  attempt: Schema.Number,
+  reason: Schema.String,
+  next_attempt_at: At
+})
+/** A delivery or read receipt for these inbound messages went out to their sender. */
+export const ReceiptSent = Schema.TaggedStruct("ReceiptSent", {
+  v: V1,
+  at: At,
+  peer: Schema.String,
+  status: ReceiptStatus,
+  message_ids: Schema.Array(Schema.String),
+  envelope_id: Schema.String,
+  transport: Schema.String
+})
 export const MessageFailed = Schema.TaggedStruct("MessageFailed", {
   v: V1,
   message_id: Schema.String,
@@ -109,7 +144,9 @@ export const ChatEvent = Schema.Union(
   ThreadCreated,
   EnvelopeRejected,
   PeerAdded,
-  PeerRemoved
+  PeerRemoved,
+  DeliveryAttemptFailed,
+  ReceiptSent
 )
 export type ChatEvent = typeof ChatEvent.Type
 export type ChatEventTag = ChatEvent["_tag"]

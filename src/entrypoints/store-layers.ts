@@ -1,5 +1,6 @@
 import { Layer } from "effect"
 import { ChatSystem } from "../actors/chat-system.js"
+import { Courier } from "../actors/courier.js"
 import { ActorInspector } from "../adapters/actor-inspector.js"
 import { SkchatConfig } from "../adapters/config-file.js"
 import { IdentityKeys } from "../adapters/identity-keys.js"
@@ -7,13 +8,14 @@ import { LocalIdentity, resolveIdentity } from "../adapters/local-identity.js"
 import { PeerRegistry } from "../adapters/peer-registry.js"
 import { SkchatPaths } from "../adapters/skchat-paths.js"
 import { SqliteDatabase } from "../adapters/sqlite-database.js"
+import { Transports } from "../adapters/transport-config.js"
 import { ChatQueries } from "../projections/chat-queries.js"
 
 /**
  * The layers every front door composes, from one environment (HOME, SKCHAT_HOME, SKCHAT_IDENTITY,
  * SKCHAT_PASSPHRASE, SKCHAT_INSPECT). The CLI takes them from the process; the library from its options.
  */
-export const storeLayers = (env: NodeJS.ProcessEnv) => {
+export const storeLayers = (env: NodeJS.ProcessEnv, inspector = ActorInspector.fromEnv(env)) => {
   const paths = SkchatPaths.fromEnv(env)
   const config = SkchatConfig.layer.pipe(Layer.provide(paths))
   const identity = Layer.effect(LocalIdentity, resolveIdentity(env)).pipe(
@@ -27,12 +29,17 @@ export const storeLayers = (env: NodeJS.ProcessEnv) => {
     Layer.provide(Layer.mergeAll(
       SqliteDatabase.layer.pipe(Layer.provide(paths)),
       identity,
-      ActorInspector.fromEnv(env),
+      inspector,
       keys,
       peers,
       config,
       paths
     ))
   )
-  return { paths, config, identity, peers, keys, store }
+  /** The store plus the configured transports (send, receive, daemon, watch). */
+  const mail = Courier.Default.pipe(
+    Layer.provideMerge(Layer.merge(store, paths)),
+    Layer.provide(Transports.layer.pipe(Layer.provide(Layer.mergeAll(config, identity, paths))))
+  )
+  return { paths, config, identity, peers, keys, store, mail }
 }

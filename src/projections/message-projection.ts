@@ -22,11 +22,11 @@ const ROW_OF = "(SELECT seq FROM events WHERE message_id = @id AND seq < @seq)"
  * logged JSON, with the same JS helper for opening a sealed body as an SQL function.
  */
 const BULK_INSERT = `INSERT INTO messages (rowid, direction, peer, ts, thread_id, expires_at, delivery_status, verified,
-    sealed_text)
+    sealed_text, receipt_due)
   SELECT seq, direction, peer, ts, thread_id, CASE WHEN ttl IS NULL THEN NULL ELSE ts + ttl * 1000 END, status,
-    verified, sealed_text
+    verified, sealed_text, CASE WHEN direction = 'in' AND verified AND has_envelope THEN 'delivered' END
   FROM (
-    SELECT seq,
+    SELECT seq, envelope_id IS NOT NULL AS has_envelope,
       CASE type WHEN 'MessageComposed' THEN 'out' ELSE 'in' END AS direction,
       CASE type WHEN 'MessageComposed' THEN data ->> '$.message.recipient' ELSE data ->> '$.message.sender' END
         AS peer,
@@ -41,6 +41,13 @@ const BULK_INSERT = `INSERT INTO messages (rowid, direction, peer, ts, thread_id
   )`
 
 /**
+ * A verified sealed message is owed receipts: a delivery receipt when it arrives, a read receipt when it is
+ * first shown. Legacy (unsigned) messages are not: their sender cannot check a receipt from us.
+ */
+const owesReceipts = (direction: Direction, verified: boolean, envelopeId: string | undefined) =>
+  direction === "in" && verified && envelopeId !== undefined
+
+/**
  * One row per live message, both directions. Inbox, conversation history and the outbox are queries
  * over it (message-queries.ts). An expired message's row is deleted, not flagged. A receipt or expiry
  * only touches a message stored before it, whichever order a rebuild applies them in.
@@ -50,36 +57,65 @@ export const messageProjection: Projection = {
   tables: ["messages"],
   make: (db, ctx) => {
     const insert = db.prepare(`INSERT INTO messages (rowid, direction, peer, ts, thread_id, expires_at,
-      delivery_status, verified, sealed_text) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`)
-    const selectStatus = db.prepare(`SELECT delivery_status FROM messages WHERE rowid = ${ROW_OF}`).pluck()
-    const updateStatus = db.prepare(`UPDATE messages SET delivery_status = @status WHERE rowid = ${ROW_OF}`)
+      delivery_status, verified, sealed_text, receipt_due) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`)
+    const selectRow = db.prepare(`SELECT rowid, direction, delivery_status, verified, receipt_due,
+        (SELECT envelope_id FROM events WHERE seq = messages.rowid) IS NOT NULL AS has_envelope
+      FROM messages WHERE rowid = ${ROW_OF}`)
+    const updateStatus = db.prepare(
+      "UPDATE messages SET delivery_status = @status, receipt_due = @due, next_attempt_at = @next WHERE rowid = @row"
+    )
+    const updateAttempt = db.prepare(
+      `UPDATE messages SET attempts = @attempt, next_attempt_at = @next WHERE rowid = ${ROW_OF}`
+    )
+    // A delivery receipt sent does not settle a read receipt owed meanwhile; a read receipt settles both.
+    const settleReceipt = db.prepare(`UPDATE messages SET receipt_due = NULL
+      WHERE rowid = ${ROW_OF} AND (receipt_due = @status OR @status = 'read')`)
     const remove = db.prepare(`DELETE FROM messages WHERE rowid = ${ROW_OF}`)
 
     const insertMessage = (seq: number, m: MessageRecord, ts: number, direction: Direction, status: DeliveryStatus,
-      verified: boolean) => {
+      verified: boolean, envelopeId: string | undefined) => {
       insert.run(seq, direction, direction === "out" ? m.recipient : m.sender, ts, m.thread_id,
         expiresAtMillis(ts, m.ttl), status, verified ? 1 : 0,
-        m.body._tag === "Plain" ? null : ctx.openBody(m.id, m.body) ?? "")
+        m.body._tag === "Plain" ? null : ctx.openBody(m.id, m.body) ?? "",
+        owesReceipts(direction, verified, envelopeId) ? "delivered" : null)
     }
 
     return {
       apply: ({ event, seq }) => {
         switch (event._tag) {
           case "MessageComposed":
-            return insertMessage(seq, event.message, event.ts, "out", event.message.delivery_status, true)
+            return insertMessage(seq, event.message, event.ts, "out", event.message.delivery_status, true, undefined)
           case "MessageReceived":
-            return insertMessage(seq, event.message, event.ts, "in", "delivered", event.verified)
+            return insertMessage(seq, event.message, event.ts, "in", "delivered", event.verified, event.envelope_id)
           case "MessageSent":
           case "MessageDelivered":
           case "MessageRead":
           case "MessageFailed": {
-            const target = { id: event.message_id, seq }
-            const current = selectStatus.get(target) as DeliveryStatus | undefined
-            if (current === undefined) return
-            const next = advanceStatus(current, statusOf[event._tag]!)
-            if (next !== current) updateStatus.run({ ...target, status: next })
+            const row = selectRow.get({ id: event.message_id, seq }) as {
+              rowid: number
+              direction: Direction
+              delivery_status: DeliveryStatus
+              verified: number
+              receipt_due: string | null
+              has_envelope: number
+            } | undefined
+            if (row === undefined) return
+            const next = advanceStatus(row.delivery_status, statusOf[event._tag]!)
+            if (next === row.delivery_status) return
+            // Reading an inbound message we owe receipts for: the read receipt replaces the delivery one.
+            const due = event._tag === "MessageRead" && row.direction === "in" && row.verified === 1 &&
+                row.has_envelope === 1
+              ? "read"
+              : row.receipt_due
+            updateStatus.run({ row: row.rowid, status: next, due, next: null })
             return
           }
+          case "DeliveryAttemptFailed":
+            updateAttempt.run({ id: event.message_id, seq, attempt: event.attempt, next: event.next_attempt_at })
+            return
+          case "ReceiptSent":
+            for (const id of event.message_ids) settleReceipt.run({ id, seq, status: event.status })
+            return
           case "MessageExpired":
             remove.run({ id: event.message_id, seq })
             return

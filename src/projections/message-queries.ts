@@ -86,6 +86,14 @@ export interface MessageQueries {
   readonly byId: (now: number, id: string) => MessageView | undefined
   /** Envelopes refused on arrival, newest first. */
   readonly rejections: (limit: number) => ReadonlyArray<RejectionView>
+  /**
+   * Received messages stored after position `afterSeq`, oldest first, each with its position (what
+   * `watch` follows). `afterSeq` -1 with `latest`: the last `limit` received, still oldest first.
+   */
+  readonly arrivedAfter: (now: number, afterSeq: number, limit: number) =>
+    ReadonlyArray<{ readonly seq: number; readonly message: MessageView }>
+  readonly latestArrived: (now: number, limit: number) =>
+    ReadonlyArray<{ readonly seq: number; readonly message: MessageView }>
 }
 
 /** A refused envelope as `skchat quarantine` and the library show it. */
@@ -123,6 +131,13 @@ export const makeMessageQueries = (db: Db): MessageQueries => {
     `SELECT ${COLUMNS} FROM ${FROM} WHERE m.rowid = (SELECT seq FROM events WHERE message_id = @id) AND ${LIVE}`
   )
 
+  const arrivedAfter = db.prepare(`SELECT ${COLUMNS} FROM ${FROM}
+    WHERE m.rowid > @after AND m.direction = 'in' AND ${LIVE} ORDER BY m.rowid LIMIT @limit`)
+  const latestArrived = db.prepare(`SELECT * FROM (SELECT ${COLUMNS} FROM ${FROM}
+    WHERE m.direction = 'in' AND ${LIVE} ORDER BY m.rowid DESC LIMIT @limit) ORDER BY seq`)
+  const positioned = (rows: Array<unknown>) =>
+    (rows as Array<MessageRow>).map((r) => ({ seq: r.seq, message: toView(r) }))
+
   const rejections = db.prepare(`SELECT at, reason, detail, claimed_id, claimed_sender, sha256, size, file
     FROM rejections ORDER BY seq DESC LIMIT ?`)
 
@@ -156,6 +171,8 @@ export const makeMessageQueries = (db: Db): MessageQueries => {
         ...r,
         at: isoFromMillis(r.at)
       })),
+    arrivedAfter: (now, after, limit) => positioned(arrivedAfter.all({ now, after, limit })),
+    latestArrived: (now, limit) => positioned(latestArrived.all({ now, limit })),
     byId: (now, id) => {
       const row = byId.get({ now, id }) as MessageRow | undefined
       return row === undefined ? undefined : toView(row)

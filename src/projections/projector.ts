@@ -37,6 +37,13 @@ export interface Projector {
     ctx: ProjectionContext,
     options: RebuildOptions
   ) => void
+  /**
+   * Folds into each projection the events after its checkpoint (`read(seq)` yields those after `seq`).
+   * Live appends keep every checkpoint at the head, so on start this is normally a no-op; a projection
+   * left behind (by an older build, say) catches up on its tail only. Runs in a write transaction;
+   * returns how many events were folded.
+   */
+  readonly catchUp: (read: (afterSeq: number) => Iterable<LoggedEvent>, headSeq: number) => number
   /** Last seq each projection has applied. */
   readonly checkpoints: () => ReadonlyArray<{ readonly name: string; readonly seq: number }>
 }
@@ -85,6 +92,19 @@ export const makeProjector = (db: Db, ctx: ProjectionContext): Projector => {
       for (const e of others) fold(ordered, e)
       for (const f of ordered) f.finishRebuild?.()
       checkpointAll(lastSeq)
+    },
+    catchUp: (read, headSeq) => {
+      const at = new Map((selectCheckpoints.all() as Array<{ name: string; seq: number }>).map((c) => [c.name, c.seq]))
+      const lagging = projections.map((p, i) => ({ name: p.name, fold: live[i]!, seq: at.get(p.name) ?? 0 }))
+        .filter((l) => l.seq < headSeq)
+      if (lagging.length === 0) return 0
+      let folded = 0
+      for (const e of read(Math.min(...lagging.map((l) => l.seq)))) {
+        for (const l of lagging) if (e.seq > l.seq) l.fold.apply(e)
+        folded += 1
+      }
+      for (const l of lagging) saveCheckpoint.run(l.name, headSeq)
+      return folded
     },
     checkpoints: () => selectCheckpoints.all() as Array<{ name: string; seq: number }>
   }

@@ -9,3 +9,5 @@ export const IdentityLive = layers.identity
 export const PeersLive = layers.peers
 export const KeysLive = layers.keys
 export const StoreLive = layers.store
+/** The store with the transports: commands that move envelopes. */
+export const MailLive = layers.mail

@@ -3,8 +3,9 @@ import { Clock, Effect } from "effect"
 import { ChatSystem } from "../../actors/chat-system.js"
 import { PeerRegistry } from "../../adapters/peer-registry.js"
 import { ChatQueries } from "../../projections/chat-queries.js"
-import { PeersLive, StoreLive } from "./cli-layers.js"
+import { MailLive, PeersLive } from "./cli-layers.js"
 import { checkLimit, json, limit, printRows } from "./cli-options.js"
+import { markShown } from "./mark-shown.js"
 import { messageColumns } from "./render.js"
 
 const participant = Args.text({ name: "participant" }).pipe(
@@ -21,5 +22,6 @@ export const historyCommand = Command.make("history", { participant, limit: limi
     const now = yield* Clock.currentTimeMillis
     const rows = (yield* ChatQueries).conversation(now, peer, n)
     yield* printRows(args.json, rows, messageColumns, `No messages with ${peer}.`)
-  }).pipe(Effect.provide(StoreLive))
+    yield* markShown(rows)
+  }).pipe(Effect.provide(MailLive))
 ).pipe(Command.withDescription("the conversation with one participant, newest first"))

@@ -2,8 +2,9 @@ import { Command, Options } from "@effect/cli"
 import { Clock, Effect, Option } from "effect"
 import { ChatSystem } from "../../actors/chat-system.js"
 import { ChatQueries } from "../../projections/chat-queries.js"
-import { StoreLive } from "./cli-layers.js"
+import { MailLive } from "./cli-layers.js"
 import { checkLimit, json, limit, printRows } from "./cli-options.js"
+import { markShown } from "./mark-shown.js"
 import { messageColumns } from "./render.js"
 
 const thread = Options.text("thread").pipe(Options.withAlias("t"), Options.optional,
@@ -16,5 +17,6 @@ export const inboxCommand = Command.make("inbox", { limit: limit(20), thread, js
     const now = yield* Clock.currentTimeMillis
     const rows = (yield* ChatQueries).inbox(now, n, Option.getOrUndefined(args.thread))
     yield* printRows(args.json, rows, messageColumns, "No messages.")
-  }).pipe(Effect.provide(StoreLive))
+    yield* markShown(rows)
+  }).pipe(Effect.provide(MailLive))
 ).pipe(Command.withDescription("received messages, newest first"))

@@ -4,16 +4,19 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Cause, Console, Effect, Exit, Layer, Option } from "effect"
 import { adminCommand } from "./admin-command.js"
+import { daemonCommand } from "./daemon-command.js"
 import { historyCommand } from "./history-command.js"
 import { identityCommand } from "./identity-command.js"
 import { inboxCommand } from "./inbox-command.js"
 import { initCommand } from "./init-command.js"
 import { peersCommand } from "./peers-command.js"
 import { quarantineCommand } from "./quarantine-command.js"
+import { receiveCommand } from "./receive-command.js"
 import { searchCommand } from "./search-command.js"
 import { sendCommand } from "./send-command.js"
 import { threadsCommand } from "./threads-command.js"
 import { colorEnabled } from "./render.js"
+import { watchCommand } from "./watch-command.js"
 import { whoamiCommand } from "./whoami-command.js"
 
 const skchat = Command.make("skchat").pipe(
@@ -21,6 +24,8 @@ const skchat = Command.make("skchat").pipe(
   Command.withSubcommands([
     initCommand,
     sendCommand,
+    receiveCommand,
+    watchCommand,
     inboxCommand,
     historyCommand,
     threadsCommand,
@@ -29,6 +34,7 @@ const skchat = Command.make("skchat").pipe(
     identityCommand,
     peersCommand,
     quarantineCommand,
+    daemonCommand,
     adminCommand
   ])
 )

@@ -1,10 +1,12 @@
 import { Args, Command, Options } from "@effect/cli"
-import { Console, Effect, Option } from "effect"
+import { Clock, Console, Effect, Option } from "effect"
 import { ChatSystem } from "../../actors/chat-system.js"
+import { Courier } from "../../actors/courier.js"
 import { PeerRegistry } from "../../adapters/peer-registry.js"
 import { normalizeContentType } from "../../domain/content-type.js"
 import { InvalidInput } from "../../domain/errors.js"
-import { PeersLive, StoreLive } from "./cli-layers.js"
+import { ChatQueries } from "../../projections/chat-queries.js"
+import { MailLive, PeersLive } from "./cli-layers.js"
 
 const recipient = Args.text({ name: "recipient" }).pipe(
   Args.withDescription("a peer name from ~/.skcapstone/peers or a capauth: URI")
@@ -43,6 +45,20 @@ export const sendCommand = Command.make(
         ttl: Option.getOrUndefined(args.ttl),
         plaintext: args.plaintext
       })
-      yield* Console.log(args.json ? JSON.stringify({ ...message, envelope_id: envelopeId }, null, 2) : message.id)
-    }).pipe(Effect.provide(StoreLive))
-).pipe(Command.withDescription("seal (sign and encrypt) a message to a peer; it waits as pending until a transport delivers it"))
+      // Stored first; then straight to a transport. What fails is retried on the logged schedule.
+      const courier = yield* Courier
+      const round = yield* courier.deliver([message.id])
+      if (round.retrying + round.failed > 0) {
+        yield* Console.error(`skchat: not sent yet (${round.errors[0] ?? "no transport took it"}); ` +
+          (round.failed > 0 ? "failed for good" : "it stays in the outbox and is retried (by `skchat daemon` or the next send/receive)"))
+      }
+      const now = yield* Clock.currentTimeMillis
+      const status = (yield* ChatQueries).byId(now, message.id)?.delivery_status ?? message.delivery_status
+      yield* Console.log(args.json
+        ? JSON.stringify({ ...message, delivery_status: status, envelope_id: envelopeId }, null, 2)
+        : message.id)
+    }).pipe(Effect.provide(MailLive))
+).pipe(Command.withDescription(
+  "seal (sign and encrypt) a message to a peer and hand it to the first transport that takes it" +
+    " (it waits in the outbox as pending while none does)"
+))

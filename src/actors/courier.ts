@@ -1,0 +1,138 @@
+import { Effect } from "effect"
+import { Transports } from "../adapters/transport-config.js"
+import type { Disposal, InboundItem } from "../adapters/transport.js"
+import type { ChatMessage } from "../domain/chat-message.js"
+import { ChatSystem, type ReceiveOutcome } from "./chat-system.js"
+import { makeRouter } from "./transport-router.js"
+
+/** Envelopes read and recorded per transaction: a crash re-reads at most this many (as duplicates). */
+const RECEIVE_BATCH = 200
+
+/** A refused envelope as `receive --json` and the daemon's log report it. */
+export interface RejectedItem {
+  readonly source: string
+  readonly reason: string
+  readonly detail: string
+  readonly file: string | null
+}
+
+/** What one pass over the transports brought in. */
+export interface ReceiveSummary {
+  readonly accepted: ReadonlyArray<ChatMessage>
+  readonly unverified: number
+  readonly duplicates: number
+  /** Receipts that arrived, and how many of our messages they moved on. */
+  readonly receipts: number
+  readonly statusUpdates: number
+  readonly rejected: ReadonlyArray<RejectedItem>
+  /** Messages we acknowledged to their senders this pass. */
+  readonly receiptsSent: number
+  /** Transports that could not be read or items that could not be consumed (one line each). */
+  readonly errors: ReadonlyArray<string>
+}
+
+/**
+ * What happens to a transport item once its outcome is in the log. An ordinary message is archived; a
+ * TTL message, a duplicate, a receipt and a refused envelope (kept in quarantine) are deleted, so no copy
+ * of an ephemeral message outlives it.
+ */
+const disposalOf = (outcome: ReceiveOutcome): Disposal =>
+  outcome.status === "accepted" && outcome.message.ttl === null ? "archive" : "delete"
+
+const errorLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!
+
+/**
+ * Moves envelopes between ChatSystem and the configured transports: polls them, records what arrived,
+ * consumes each item only after its outcome is committed, sends the receipts owed and works the outbox.
+ * The CLI runs it once (`receive`, `send`); the daemon runs it whenever something arrives or falls due.
+ */
+export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
+  effect: Effect.gen(function*() {
+    const chat = yield* ChatSystem
+    const setup = yield* Transports
+    const router = makeRouter(setup.transports)
+
+    const receiveFrom = (items: ReadonlyArray<InboundItem>, tally: {
+      accepted: Array<ChatMessage>
+      unverified: number
+      duplicates: number
+      receipts: number
+      statusUpdates: number
+      rejected: Array<RejectedItem>
+      errors: Array<string>
+    }) =>
+      Effect.gen(function*() {
+        const outcomes = yield* chat.receive(items)
+        let consumed = 0
+        outcomes.forEach((o, i) => {
+          const item = items[i]!
+          try {
+            item.consume(disposalOf(o))
+            consumed += 1
+          } catch (e) {
+            tally.errors.push(`cannot consume ${item.source}: ${errorLine(e)}`)
+          }
+          switch (o.status) {
+            case "accepted":
+              tally.accepted.push(o.message)
+              if (!o.verified) tally.unverified += 1
+              return
+            case "duplicate":
+              tally.duplicates += 1
+              return
+            case "receipt":
+              tally.receipts += 1
+              tally.statusUpdates += o.updated
+              return
+            case "rejected":
+              tally.rejected.push({ source: item.source, reason: o.reason, detail: o.detail, file: o.file })
+          }
+        })
+        return consumed
+      })
+
+    /** Polls every transport until it has nothing more, then sends the receipts owed. */
+    const receive = Effect.fn("Courier.receive")(function*() {
+      const maxBytes = yield* chat.maxEnvelopeBytes
+      const tally = {
+        accepted: [] as Array<ChatMessage>,
+        unverified: 0,
+        duplicates: 0,
+        receipts: 0,
+        statusUpdates: 0,
+        rejected: [] as Array<RejectedItem>,
+        errors: [] as Array<string>
+      }
+      for (const transport of setup.transports) {
+        for (;;) {
+          const items = yield* Effect.promise(() =>
+            transport.poll(maxBytes, RECEIVE_BATCH).then(
+              (x) => x,
+              (e) => {
+                tally.errors.push(`${transport.name}: ${errorLine(e)}`)
+                return [] as ReadonlyArray<InboundItem>
+              }
+            )
+          )
+          if (items.length === 0) break
+          const consumed = yield* receiveFrom(items, tally)
+          // A full batch means more may wait; one that could not be consumed would come back forever.
+          if (items.length < RECEIVE_BATCH || consumed < items.length) break
+        }
+      }
+      const receiptsSent = yield* chat.sendReceipts(router)
+      return { ...tally, receiptsSent } satisfies ReceiveSummary
+    })
+
+    /** One round of the outbox (or of the messages in `only`, say the one just sent). */
+    const deliver = (only?: ReadonlyArray<string>) =>
+      chat.deliver(router, { ...(only === undefined ? {} : { only }), retryBackoff: setup.retryBackoff })
+
+    return {
+      transports: setup.transports,
+      receive,
+      deliver,
+      sendReceipts: () => chat.sendReceipts(router)
+    } as const
+  })
+}) {}

@@ -1,0 +1,179 @@
+import { Cause, Clock, Deferred, Duration, Effect, Exit, Queue } from "effect"
+import { appendFileSync, type FSWatcher, mkdirSync, rmSync, watch, writeFileSync } from "node:fs"
+import { dirname, join } from "node:path"
+import { ChatSystem } from "../actors/chat-system.js"
+import { Courier, type ReceiveSummary } from "../actors/courier.js"
+import { DaemonAlreadyRunning, listenDaemonSocket } from "../adapters/daemon-socket.js"
+import { SkchatPaths } from "../adapters/skchat-paths.js"
+import { InvalidInput } from "../domain/errors.js"
+
+export interface DaemonOptions {
+  readonly intervalSeconds: number
+  readonly logFile: string
+  /** Only start, stop and errors in the log. */
+  readonly quiet: boolean
+  /** Also print log lines on stdout (running in the foreground of a terminal). */
+  readonly echo: boolean
+  /** Called once the daemon holds its lock and serves. */
+  readonly onReady?: (info: { readonly pid: number; readonly pidFile: string }) => void
+}
+
+export const pidFileOf = (dataDir: string) => join(dataDir, "daemon.pid")
+export const defaultLogFile = (dataDir: string) => join(dataDir, "daemon.log")
+
+const errorLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!
+
+const describeReceive = (s: ReceiveSummary): ReadonlyArray<string> => {
+  const lines: Array<string> = []
+  for (const m of s.accepted) {
+    lines.push(`received ${m.id} from ${m.sender}${m.thread_id === null ? "" : ` in ${m.thread_id}`}`)
+  }
+  if (s.unverified > 0) lines.push(`${s.unverified} of them UNVERIFIED (legacy, unsigned)`)
+  for (const r of s.rejected) lines.push(`rejected ${r.source}: ${r.reason} (${r.detail})${r.file ? ` -> ${r.file}` : ""}`)
+  if (s.duplicates > 0) lines.push(`${s.duplicates} duplicate(s) consumed`)
+  if (s.receipts > 0) lines.push(`${s.receipts} receipt(s): ${s.statusUpdates} message status(es) updated`)
+  if (s.receiptsSent > 0) lines.push(`acknowledged ${s.receiptsSent} message(s) to their senders`)
+  return lines
+}
+
+/**
+ * The background process that keeps a data dir current: it takes the data dir's lock (one daemon per
+ * data dir), brings the projections up to the log's head, then loops: take in what the transports
+ * hold, send receipts owed and outbox messages due, expire TTL messages. It wakes when a watched folder
+ * changes (file-system notifications), when the next logged deadline (retry or TTL) falls due, when
+ * another skchat process pokes it, and at the latest every interval (polling, for folders where
+ * notifications do not arrive). SIGTERM or SIGINT: it finishes the round in hand and stops cleanly.
+ */
+export const runDaemon = (options: DaemonOptions) =>
+  Effect.gen(function*() {
+    const paths = yield* SkchatPaths
+    const chat = yield* ChatSystem
+    const courier = yield* Courier
+    const pidFile = pidFileOf(paths.dataDir)
+    mkdirSync(dirname(options.logFile), { recursive: true })
+    const log = (line: string, always = false) => {
+      if (options.quiet && !always) return
+      const stamped = `${new Date().toISOString()} ${line}`
+      try {
+        appendFileSync(options.logFile, `${stamped}\n`, { mode: 0o600 })
+      } catch {
+        // A log that cannot be written must not stop the daemon.
+      }
+      if (options.echo) process.stdout.write(`${stamped}\n`)
+    }
+
+    const stats = { startedAt: Date.now(), rounds: 0, received: 0, rejected: 0, sent: 0, lastError: null as string | null }
+    const wakeUps = yield* Queue.sliding<"wake">(1)
+    const wake = () => Queue.unsafeOffer(wakeUps, "wake")
+
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () =>
+          listenDaemonSocket(paths.dataDir, async (command) => {
+            if (command === "poke") wake()
+            return {
+              pid: process.pid,
+              data_dir: paths.dataDir,
+              started_at: new Date(stats.startedAt).toISOString(),
+              interval: options.intervalSeconds,
+              log_file: options.logFile,
+              transports: courier.transports.map((t) => t.name),
+              rounds: stats.rounds,
+              received: stats.received,
+              rejected: stats.rejected,
+              sent: stats.sent,
+              last_error: stats.lastError
+            }
+          }),
+        catch: (e) =>
+          new InvalidInput({
+            message: e instanceof DaemonAlreadyRunning
+              ? `a daemon is already running for ${paths.dataDir} (see \`skchat daemon status\`)`
+              : `cannot take the daemon lock: ${errorLine(e)}`
+          })
+      }),
+      (server) => Effect.promise(() => new Promise<void>((done) => server.close(() => done())))
+    )
+    yield* Effect.acquireRelease(
+      Effect.sync(() => writeFileSync(pidFile, `${process.pid}\n`)),
+      () => Effect.sync(() => rmSync(pidFile, { force: true }))
+    )
+
+    const caughtUp = yield* chat.catchUp()
+    if (caughtUp > 0) log(`projections caught up on ${caughtUp} event(s)`, true)
+
+    // Arrivals wake the loop at once; polling every interval stays as the fallback.
+    const watchers: Array<FSWatcher> = []
+    for (const t of courier.transports) {
+      for (const dir of t.watchPaths) {
+        try {
+          mkdirSync(dir, { recursive: true, mode: 0o700 })
+          const watcher = watch(dir, { persistent: false }, () => wake())
+          watcher.on("error", () => {})
+          watchers.push(watcher)
+        } catch (e) {
+          log(`cannot watch ${dir} (${errorLine(e)}): polling every ${options.intervalSeconds}s`, true)
+        }
+      }
+    }
+    yield* Effect.addFinalizer(() => Effect.sync(() => watchers.forEach((w) => w.close())))
+
+    const stop = yield* Deferred.make<void>()
+    const onSignal = () => Deferred.unsafeDone(stop, Exit.void)
+    yield* Effect.acquireRelease(
+      Effect.sync(() => {
+        process.on("SIGTERM", onSignal)
+        process.on("SIGINT", onSignal)
+      }),
+      () =>
+        Effect.sync(() => {
+          process.off("SIGTERM", onSignal)
+          process.off("SIGINT", onSignal)
+        })
+    )
+
+    const round = Effect.gen(function*() {
+      stats.rounds += 1
+      const summary = yield* courier.receive()
+      stats.received += summary.accepted.length
+      stats.rejected += summary.rejected.length
+      for (const line of describeReceive(summary)) log(line)
+      for (const e of summary.errors) log(`error: ${e}`, true)
+      const outbox = yield* courier.deliver()
+      stats.sent += outbox.sent
+      if (outbox.sent > 0) log(`sent ${outbox.sent} message(s)`)
+      if (outbox.retrying > 0) log(`${outbox.retrying} message(s) not sent yet: ${outbox.errors[0] ?? ""}`, true)
+      if (outbox.failed > 0) log(`${outbox.failed} message(s) failed for good: ${outbox.errors[0] ?? ""}`, true)
+      const expired = yield* chat.expireDue()
+      if (expired > 0) log(`expired ${expired} message(s)`)
+    }).pipe(
+      // A bad round (a locked store, a transport gone) is logged; the daemon keeps running.
+      Effect.catchAllCause((cause) =>
+        Effect.sync(() => {
+          const failure = Cause.squash(cause)
+          stats.lastError = errorLine(failure)
+          log(`error: ${stats.lastError}`, true)
+        })
+      )
+    )
+
+    log(`started (pid ${process.pid}, data dir ${paths.dataDir}, transports: ${
+      courier.transports.map((t) => t.name).join(", ") || "none"
+    }, every ${options.intervalSeconds}s)`, true)
+    options.onReady?.({ pid: process.pid, pidFile })
+
+    const intervalMs = Math.max(50, options.intervalSeconds * 1000)
+    for (;;) {
+      yield* round
+      const deadline = yield* chat.nextDeadline().pipe(Effect.orElseSucceed(() => undefined))
+      const now = yield* Clock.currentTimeMillis
+      const waitMs = deadline === undefined ? intervalMs : Math.min(intervalMs, Math.max(0, deadline - now + 1))
+      const next = yield* Effect.raceAll([
+        Deferred.await(stop).pipe(Effect.as("stop" as const)),
+        Queue.take(wakeUps).pipe(Effect.as("wake" as const)),
+        Effect.sleep(Duration.millis(waitMs)).pipe(Effect.as("tick" as const))
+      ])
+      if (next === "stop") break
+    }
+    log("stopping (signal received)", true)
+  }).pipe(Effect.scoped)
