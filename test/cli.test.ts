@@ -429,7 +429,11 @@ describe("skchat history", () => {
     const out2 = await sendId(LUMINA, "my second reply")
     await sendId("capauth:x@y", "not for lumina")
 
+    // The first listing shows lumina's messages as delivered and marks them read (a read receipt is owed).
+    const firstLook = okJson<Array<MessageJson>>(await cli("history", "lumina", "--json"))
+    expect(firstLook.filter((m) => m.direction === "in").map((m) => m.delivery_status)).toEqual(["delivered", "delivered"])
     const byName = okJson<Array<MessageJson>>(await cli("history", "lumina", "--json"))
+    expect(byName.filter((m) => m.direction === "in").map((m) => m.delivery_status)).toEqual(["read", "read"])
     expect(byName.map((m) => m.direction).sort()).toEqual(["in", "in", "out", "out"])
     expect(new Set(byName.map((m) => m.id))).toEqual(new Set([inOld, inNew, out1, out2]))
     expect(isNewestFirst(byName)).toBe(true)
@@ -792,6 +796,8 @@ describe("skchat admin", () => {
     expect(verify.stdout).toMatch(/^ok/)
     expect(verify.stdout).toMatch(/\d+ events/)
 
+    // Listing marks the messages it shows read: after the first look, listings change only by a rebuild.
+    await listings()
     const before = await listings()
     expect(JSON.parse(before.inbox)).toHaveLength(3)
     expect(JSON.parse(before.history)).toHaveLength(4)

@@ -83,8 +83,9 @@ it("a writer killed with SIGKILL mid-stream loses no committed message and leave
   const stored = ids.length
   expect(stored).toBeGreaterThanOrEqual((lastCommitted + 1) * 200)
 
-  // A rebuild from the log reproduces what the live projections showed.
+  // A rebuild from the log reproduces what the live projections showed (the first listing marked them read).
+  const shown = await runCli(["inbox", "--json", "-n", "100000"], t.env)
   expect((await runCli(["admin", "rebuild"], t.env)).code).toBe(0)
   const again = await runCli(["inbox", "--json", "-n", "100000"], t.env)
-  expect(again.stdout).toBe(inbox.stdout)
+  expect(again.stdout).toBe(shown.stdout)
 })

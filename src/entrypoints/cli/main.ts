@@ -5,6 +5,7 @@ import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Cause, Console, Effect, Exit, Layer, Option } from "effect"
 import { adminCommand } from "./admin-command.js"
 import { daemonCommand } from "./daemon-command.js"
+import { demoCommand } from "./demo-command.js"
 import { historyCommand } from "./history-command.js"
 import { identityCommand } from "./identity-command.js"
 import { inboxCommand } from "./inbox-command.js"
@@ -35,6 +36,7 @@ const skchat = Command.make("skchat").pipe(
     peersCommand,
     quarantineCommand,
     daemonCommand,
+    demoCommand,
     adminCommand
   ])
 )
