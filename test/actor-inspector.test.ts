@@ -1,14 +1,27 @@
+import { appendFileSync, mkdirSync, readdirSync } from "node:fs"
 import { createServer } from "node:net"
-import { makeCliHome } from "./support/identities.js"
+import { join } from "node:path"
 import { afterEach, beforeEach, expect, it } from "vitest"
 import { WebSocketServer } from "ws"
+import { makeCliHome } from "./support/identities.js"
+import { fileTransportConfig } from "./support/shared-folder.js"
 import { runCli, type TempHome } from "./support/temp-home.js"
 
 let t: TempHome
+let outbox: string
 beforeEach(async () => {
   t = await makeCliHome()
+  // A send runs the delivery actor only when a transport is configured: a file transport in the temp home.
+  const inbox = join(t.home, "transport", "inbox")
+  outbox = join(t.home, "transport", "outbox")
+  mkdirSync(inbox, { recursive: true })
+  mkdirSync(outbox, { recursive: true })
+  mkdirSync(t.dataDir, { recursive: true })
+  appendFileSync(join(t.dataDir, "config.yml"), fileTransportConfig("capauth:local@skchat", inbox, outbox))
 })
 afterEach(() => t.remove())
+
+const sentFiles = () => readdirSync(outbox).filter((f) => f.endsWith(".skc.json"))
 
 it("with SKCHAT_INSPECT, the actors a command runs report to a Stately inspector server", async () => {
   const server = new WebSocketServer({ host: "127.0.0.1", port: 0 })
@@ -25,6 +38,7 @@ it("with SKCHAT_INSPECT, the actors a command runs report to a Stately inspector
     const actors = received.filter((e) => e.type === "@xstate.actor")
     expect(actors.some((e) => (e.definition ?? "").includes("\"delivery\""))).toBe(true)
     expect(received.some((e) => e.type === "@xstate.snapshot")).toBe(true)
+    expect(sentFiles()).toHaveLength(1)
   } finally {
     await new Promise((resolve) => server.close(resolve))
   }
@@ -42,5 +56,7 @@ it("an inspector address where nothing listens changes nothing: the command succ
   expect(r.code, r.stderr).toBe(0)
   expect(r.stderr).toBe("")
   const history = await runCli(["history", "capauth:bob@skworld.io", "--json"], t.env)
-  expect((JSON.parse(history.stdout) as Array<{ content: string }>).map((m) => m.content)).toEqual(["nobody watching"])
+  const rows = JSON.parse(history.stdout) as Array<{ content: string; delivery_status: string }>
+  expect(rows.map((m) => [m.content, m.delivery_status])).toEqual([["nobody watching", "sent"]])
+  expect(sentFiles()).toHaveLength(1)
 })
