@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the figures issues #2 and #3 ask for, measured on this machine, written to BENCHMARKS.md
+ * `npm run bench`: the figures issues #2, #3 and #4 ask for, measured on this machine, written to BENCHMARKS.md
  * (`--quick`: smaller sizes, written to bench/last-quick-run.md). The sealing figures of #3 are in
  * bench/crypto-bench.ts. Everything runs in temp dirs; nothing touches the real home or the network.
  */
@@ -14,6 +14,7 @@ import { ChatHistory, historyLayer } from "../src/entrypoints/chat-history.js"
 import { ChatQueries } from "../src/projections/chat-queries.js"
 import { cryptoBenchmarks } from "./crypto-bench.js"
 import { COMMON_TERM, RARE_TERM, syntheticMessage } from "./message-fixture.js"
+import { daemonStartupBenchmark, transportBenchmarks } from "./transport-bench.js"
 
 const root = new URL("..", import.meta.url).pathname
 const quick = process.argv.includes("--quick")
@@ -109,6 +110,8 @@ try {
       )
     }
     await runtime.dispose()
+    // 8. The daemon on that log (issue #4): start-up until it serves, and memory at rest.
+    await daemonStartupBenchmark({ home: dir, dataDir: join(dir, ".skchat"), events, report })
   }
 
   // 4. CLI cold start on a 100k-message store, against bare `node -e 0` in the same run.
@@ -144,6 +147,9 @@ try {
   // 5-7. Sealing (issue #3): seal/open against bare OpenPGP.js, sealed sends/s on one core, rebuild of a
   // received sealed log without decrypting.
   await cryptoBenchmarks({ quick, scratch, report })
+
+  // 9-10. Transports (issue #4): throughput and latency A → B over the file transport, B's daemon running.
+  await transportBenchmarks({ quick, report })
 } finally {
   rmSync(scratch, { recursive: true, force: true })
 }

@@ -1,8 +1,9 @@
-import { Effect } from "effect"
+import { Effect, type Exit, Runtime } from "effect"
 import { Transports } from "../adapters/transport-config.js"
 import type { Disposal, InboundItem } from "../adapters/transport.js"
 import type { ChatMessage } from "../domain/chat-message.js"
-import { ChatSystem, type ReceiveOutcome } from "./chat-system.js"
+import type { StoreError } from "../domain/errors.js"
+import { ChatSystem, type DeliveryRound, type ReceiveOutcome } from "./chat-system.js"
 import { makeRouter } from "./transport-router.js"
 
 /** Envelopes read and recorded per transaction: a crash re-reads at most this many (as duplicates). */
@@ -128,10 +129,42 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
     const deliver = (only?: ReadonlyArray<string>) =>
       chat.deliver(router, { ...(only === undefined ? {} : { only }), retryBackoff: setup.retryBackoff })
 
+    /**
+     * Delivers one just-sent message, together with whatever else was sent meanwhile: concurrent senders
+     * (an agent with many messages in flight) share one outbox round, one query and one commit, instead
+     * of one each. Resolves with the round its message went out in.
+     */
+    const run = Runtime.runPromiseExit(yield* Effect.runtime<never>())
+    type Round = Promise<Exit.Exit<DeliveryRound, StoreError>>
+    // Handed over wrapped: resolving a promise with a promise would wait for it instead.
+    const waiting: Array<{ id: string; done: (handle: { readonly round: Round }) => void }> = []
+    let draining = false
+    const drain = async () => {
+      draining = true
+      while (waiting.length > 0) {
+        const batch = waiting.splice(0)
+        const round = run(deliver(batch.map((w) => w.id)))
+        for (const w of batch) w.done({ round })
+        await round
+      }
+      draining = false
+    }
+    const deliverSoon = (messageId: string) =>
+      Effect.flatMap(
+        Effect.promise(() =>
+          new Promise<{ readonly round: Round }>((done) => {
+            waiting.push({ id: messageId, done })
+            if (!draining) void drain()
+          })
+        ),
+        ({ round }) => Effect.flatten(Effect.promise(() => round))
+      )
+
     return {
       transports: setup.transports,
       receive,
       deliver,
+      deliverSoon,
       sendReceipts: () => chat.sendReceipts(router)
     } as const
   })

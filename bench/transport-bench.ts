@@ -1,0 +1,168 @@
+/**
+ * Issue #4's figures: sealed messages from A to B over the file transport with B's daemon running
+ * (throughput end to end, and latency at a steady 10 messages/s), and the daemon's start-up time and
+ * resident memory on a 1,000,000-event log. B's daemon is a real `skchat daemon start --foreground`
+ * child process; A sends in this process through ChatSystem and the Courier, as `skchat send` does.
+ */
+import Database from "better-sqlite3"
+import { Effect, ManagedRuntime } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { appendFileSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { performance } from "node:perf_hooks"
+import { fileURLToPath } from "node:url"
+import { ChatSystem } from "../src/actors/chat-system.js"
+import { Courier } from "../src/actors/courier.js"
+import { askDaemon } from "../src/adapters/daemon-socket.js"
+import { timestampMillis } from "../src/domain/timestamp.js"
+import { storeLayers } from "../src/entrypoints/store-layers.js"
+import { type Chatter, fileTransportConfig, makeChattingPair } from "../test/support/shared-folder.js"
+
+const root = fileURLToPath(new URL("..", import.meta.url))
+const bin = join(root, "bin", "skchat.cjs")
+
+type Report = (line: string) => void
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const percentile = (sorted: ReadonlyArray<number>, p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
+
+/** `skchat daemon start --foreground` for a data dir, resolved once it answers on its socket. */
+const startDaemon = async (env: NodeJS.ProcessEnv, dataDir: string, args: ReadonlyArray<string> = []) => {
+  const t0 = performance.now()
+  const child = spawn(process.execPath, [bin, "daemon", "start", "--foreground", "--quiet", ...args], {
+    env: { ...env, SKCHAT_DAEMON_CHILD: "1" },
+    stdio: ["ignore", "ignore", "inherit"]
+  })
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the daemon exited with ${child.exitCode}`)
+    if ((await askDaemon(dataDir, "status", 200)) !== undefined) return { child, readyMs: performance.now() - t0 }
+    await sleep(2)
+  }
+}
+
+const stopDaemon = async (child: ChildProcess) => {
+  if (child.exitCode !== null) return
+  const exited = new Promise((r) => child.once("exit", r))
+  child.kill("SIGTERM")
+  await exited
+}
+
+const residentMb = (pid: number) => {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8")
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024
+}
+
+/** A's side in this process: the store plus transports, as the CLI's `send` uses them. */
+const sender = (who: Chatter) => ManagedRuntime.make(storeLayers(who.env).mail)
+
+const inboundCount = (db: Database.Database) =>
+  db.prepare("SELECT count(*) FROM messages WHERE direction = 'in'").pluck().get() as number
+
+export const transportBenchmarks = async (options: { readonly quick: boolean; readonly report: Report }) => {
+  const { quick, report } = options
+  // 1. Throughput: N sealed messages, sent with 16 in flight, until the last is in B's inbox.
+  {
+    const n = quick ? 1_000 : 10_000
+    const pair = await makeChattingPair()
+    const a = sender(pair.alice)
+    try {
+      const { child } = await startDaemon(pair.bob.env, pair.bob.dataDir)
+      const chat = await a.runPromise(ChatSystem)
+      const courier = await a.runPromise(Courier)
+      // Warm-up (keys unlocked, OpenPGP loaded on both sides) before the clock starts.
+      await a.runPromise(Effect.flatMap(chat.send({ recipient: pair.bob.uri, content: "warm-up" }), (r) =>
+        courier.deliverSoon(r.message.id)))
+      const bobDb = new Database(join(pair.bob.dataDir, "memory", "skchat.db"), { readonly: true })
+      while (inboundCount(bobDb) < 1) await sleep(5)
+      const t0 = performance.now()
+      await a.runPromise(Effect.forEach(
+        Array.from({ length: n }, (_, i) => i),
+        (i) =>
+          Effect.flatMap(chat.send({ recipient: pair.bob.uri, content: `message ${i} of the throughput run` }), (r) =>
+            courier.deliverSoon(r.message.id)),
+        { concurrency: 16, discard: true }
+      ))
+      const sentMs = performance.now() - t0
+      while (inboundCount(bobDb) < n + 1) await sleep(5)
+      const totalMs = performance.now() - t0
+      bobDb.close()
+      await stopDaemon(child)
+      report(`| ${n.toLocaleString("en-US")} sealed messages A → B over the file transport, B's daemon running, end to end ` +
+        `(A sealed and wrote them in ${(sentMs / 1000).toFixed(1)} s; the last was in B's inbox after ` +
+        `${(totalMs / 1000).toFixed(1)} s) | ${Math.round(n / (totalMs / 1000))} messages/s | ≥ 400 messages/s |`)
+    } finally {
+      await a.dispose()
+      pair.remove()
+    }
+  }
+
+  // 2. Latency at a steady 10 messages/s: from the moment A composes (the message's own timestamp) to
+  // the moment B's daemon commits it (the recorded_at of B's MessageReceived event); one clock.
+  {
+    const n = quick ? 100 : 600
+    const pair = await makeChattingPair()
+    const a = sender(pair.alice)
+    try {
+      const { child } = await startDaemon(pair.bob.env, pair.bob.dataDir)
+      const chat = await a.runPromise(ChatSystem)
+      const courier = await a.runPromise(Courier)
+      const sendOne = (content: string) =>
+        a.runPromise(Effect.flatMap(chat.send({ recipient: pair.bob.uri, content }), (r) => courier.deliverSoon(r.message.id)))
+      await sendOne("warm-up")
+      await sleep(500)
+      const start = performance.now()
+      for (let i = 0; i < n; i++) {
+        const due = start + i * 100
+        const wait = due - performance.now()
+        if (wait > 0) await sleep(wait)
+        await sendOne(`steady ${i}`)
+      }
+      const bobDb = new Database(join(pair.bob.dataDir, "memory", "skchat.db"), { readonly: true })
+      while (inboundCount(bobDb) < n + 1) await sleep(20)
+      const rows = bobDb.prepare(`SELECT recorded_at, data ->> '$.message.timestamp' AS ts FROM events
+        WHERE type = 'MessageReceived' ORDER BY seq`).all() as Array<{ recorded_at: number; ts: string }>
+      bobDb.close()
+      await stopDaemon(child)
+      const latencies = rows.slice(1).map((r) => r.recorded_at - timestampMillis(r.ts)).sort((x, y) => x - y)
+      report(`| send-to-B's-inbox latency at a steady 10 messages/s (${n} messages, B's daemon notified by the ` +
+        `file system) | p50 ${percentile(latencies, 0.5)} ms, p95 ${percentile(latencies, 0.95)} ms, max ` +
+        `${latencies.at(-1)} ms | p95 ≤ 50 ms |`)
+    } finally {
+      await a.dispose()
+      pair.remove()
+    }
+  }
+}
+
+/**
+ * The daemon on a big store (the `events`-event log bench/run.ts built): time from spawning it until it
+ * answers on its socket, median of 5 starts, and its resident memory after it has settled.
+ */
+export const daemonStartupBenchmark = async (options: {
+  readonly home: string
+  readonly dataDir: string
+  readonly events: number
+  readonly report: Report
+}) => {
+  const { dataDir, home, report } = options
+  const env: NodeJS.ProcessEnv = { PATH: process.env["PATH"], HOME: home, SKCHAT_HOME: dataDir, LANG: "C.UTF-8" }
+  appendFileSync(join(dataDir, "config.yml"),
+    fileTransportConfig("capauth:bench@localhost", join(home, "inbox"), join(home, "outbox")))
+  const times: Array<number> = []
+  let rss = NaN
+  for (let i = 0; i < 5; i++) {
+    const { child, readyMs } = await startDaemon(env, dataDir, ["-i", "5"])
+    times.push(readyMs)
+    if (i === 4) {
+      // At rest: a few seconds idle, a poll round or so behind it.
+      await sleep(6000)
+      rss = residentMb(child.pid!)
+    }
+    await stopDaemon(child)
+  }
+  times.sort((a, b) => a - b)
+  report(`| daemon start-up on a ${options.events.toLocaleString("en-US")}-event log, until it serves (median of 5: ` +
+    `${times.map((t) => t.toFixed(0)).join(", ")} ms; includes starting Node) | ${percentile(times, 0.5).toFixed(0)} ms | ≤ 1 s |`)
+  report(`| daemon resident memory at rest on that log (VmRSS, 6 s after start) | ${rss.toFixed(0)} MB | ≤ 150 MB |`)
+}
