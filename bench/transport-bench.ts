@@ -59,80 +59,78 @@ const sender = (who: Chatter) => ManagedRuntime.make(storeLayers(who.env).mail)
 const inboundCount = (db: Database.Database) =>
   db.prepare("SELECT count(*) FROM messages WHERE direction = 'in'").pluck().get() as number
 
+/**
+ * A and B over a shared folder, B's daemon running, A's store open here; `f` gets a `send` that stores a
+ * message and hands it to the transport as `skchat send` does, and B's store to count arrivals in.
+ * Everything is stopped and removed afterwards.
+ */
+const withPair = async (f: (ctx: {
+  readonly send: (content: string) => Effect.Effect<unknown, unknown>
+  readonly run: <X>(effect: Effect.Effect<X, unknown>) => Promise<X>
+  readonly bobDb: () => Database.Database
+}) => Promise<void>) => {
+  const pair = await makeChattingPair()
+  const a = sender(pair.alice)
+  let child: ChildProcess | undefined
+  let bobDb: Database.Database | undefined
+  try {
+    child = (await startDaemon(pair.bob.env, pair.bob.dataDir)).child
+    const chat = await a.runPromise(ChatSystem)
+    const courier = await a.runPromise(Courier)
+    const send = (content: string) =>
+      Effect.flatMap(chat.send({ recipient: pair.bob.uri, content }), (r) => courier.deliverSoon(r.message.id))
+    await f({
+      send,
+      run: (effect) => a.runPromise(effect),
+      bobDb: () => (bobDb ??= new Database(join(pair.bob.dataDir, "memory", "skchat.db"), { readonly: true }))
+    })
+  } finally {
+    bobDb?.close()
+    if (child !== undefined) await stopDaemon(child)
+    await a.dispose()
+    pair.remove()
+  }
+}
+
 export const transportBenchmarks = async (options: { readonly quick: boolean; readonly report: Report }) => {
   const { quick, report } = options
   // 1. Throughput: N sealed messages, sent with 16 in flight, until the last is in B's inbox.
-  {
+  await withPair(async ({ bobDb, run, send }) => {
     const n = quick ? 1_000 : 10_000
-    const pair = await makeChattingPair()
-    const a = sender(pair.alice)
-    try {
-      const { child } = await startDaemon(pair.bob.env, pair.bob.dataDir)
-      const chat = await a.runPromise(ChatSystem)
-      const courier = await a.runPromise(Courier)
-      // Warm-up (keys unlocked, OpenPGP loaded on both sides) before the clock starts.
-      await a.runPromise(Effect.flatMap(chat.send({ recipient: pair.bob.uri, content: "warm-up" }), (r) =>
-        courier.deliverSoon(r.message.id)))
-      const bobDb = new Database(join(pair.bob.dataDir, "memory", "skchat.db"), { readonly: true })
-      while (inboundCount(bobDb) < 1) await sleep(5)
-      const t0 = performance.now()
-      await a.runPromise(Effect.forEach(
-        Array.from({ length: n }, (_, i) => i),
-        (i) =>
-          Effect.flatMap(chat.send({ recipient: pair.bob.uri, content: `message ${i} of the throughput run` }), (r) =>
-            courier.deliverSoon(r.message.id)),
-        { concurrency: 16, discard: true }
-      ))
-      const sentMs = performance.now() - t0
-      while (inboundCount(bobDb) < n + 1) await sleep(5)
-      const totalMs = performance.now() - t0
-      bobDb.close()
-      await stopDaemon(child)
-      report(`| ${n.toLocaleString("en-US")} sealed messages A → B over the file transport, B's daemon running, end to end ` +
-        `(A sealed and wrote them in ${(sentMs / 1000).toFixed(1)} s; the last was in B's inbox after ` +
-        `${(totalMs / 1000).toFixed(1)} s) | ${Math.round(n / (totalMs / 1000))} messages/s | ≥ 400 messages/s |`)
-    } finally {
-      await a.dispose()
-      pair.remove()
-    }
-  }
+    // Warm-up (keys unlocked, OpenPGP loaded on both sides) before the clock starts.
+    await run(send("warm-up"))
+    while (inboundCount(bobDb()) < 1) await sleep(5)
+    const t0 = performance.now()
+    await run(Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => send(`message ${i} of the throughput run`),
+      { concurrency: 16, discard: true }))
+    const sentMs = performance.now() - t0
+    while (inboundCount(bobDb()) < n + 1) await sleep(5)
+    const totalMs = performance.now() - t0
+    report(`| ${n.toLocaleString("en-US")} sealed messages A → B over the file transport, B's daemon running, end to end ` +
+      `(A sealed and wrote them in ${(sentMs / 1000).toFixed(1)} s; the last was in B's inbox after ` +
+      `${(totalMs / 1000).toFixed(1)} s) | ${Math.round(n / (totalMs / 1000))} messages/s | ≥ 400 messages/s |`)
+  })
 
   // 2. Latency at a steady 10 messages/s: from the moment A composes (the message's own timestamp) to
   // the moment B's daemon commits it (the recorded_at of B's MessageReceived event); one clock.
-  {
+  await withPair(async ({ bobDb, run, send }) => {
     const n = quick ? 100 : 600
-    const pair = await makeChattingPair()
-    const a = sender(pair.alice)
-    try {
-      const { child } = await startDaemon(pair.bob.env, pair.bob.dataDir)
-      const chat = await a.runPromise(ChatSystem)
-      const courier = await a.runPromise(Courier)
-      const sendOne = (content: string) =>
-        a.runPromise(Effect.flatMap(chat.send({ recipient: pair.bob.uri, content }), (r) => courier.deliverSoon(r.message.id)))
-      await sendOne("warm-up")
-      await sleep(500)
-      const start = performance.now()
-      for (let i = 0; i < n; i++) {
-        const due = start + i * 100
-        const wait = due - performance.now()
-        if (wait > 0) await sleep(wait)
-        await sendOne(`steady ${i}`)
-      }
-      const bobDb = new Database(join(pair.bob.dataDir, "memory", "skchat.db"), { readonly: true })
-      while (inboundCount(bobDb) < n + 1) await sleep(20)
-      const rows = bobDb.prepare(`SELECT recorded_at, data ->> '$.message.timestamp' AS ts FROM events
-        WHERE type = 'MessageReceived' ORDER BY seq`).all() as Array<{ recorded_at: number; ts: string }>
-      bobDb.close()
-      await stopDaemon(child)
-      const latencies = rows.slice(1).map((r) => r.recorded_at - timestampMillis(r.ts)).sort((x, y) => x - y)
-      report(`| send-to-B's-inbox latency at a steady 10 messages/s (${n} messages, B's daemon notified by the ` +
-        `file system) | p50 ${percentile(latencies, 0.5)} ms, p95 ${percentile(latencies, 0.95)} ms, max ` +
-        `${latencies.at(-1)} ms | p95 ≤ 50 ms |`)
-    } finally {
-      await a.dispose()
-      pair.remove()
+    await run(send("warm-up"))
+    await sleep(500)
+    const start = performance.now()
+    for (let i = 0; i < n; i++) {
+      const wait = start + i * 100 - performance.now()
+      if (wait > 0) await sleep(wait)
+      await run(send(`steady ${i}`))
     }
-  }
+    while (inboundCount(bobDb()) < n + 1) await sleep(20)
+    const rows = bobDb().prepare(`SELECT recorded_at, data ->> '$.message.timestamp' AS ts FROM events
+      WHERE type = 'MessageReceived' ORDER BY seq`).all() as Array<{ recorded_at: number; ts: string }>
+    const latencies = rows.slice(1).map((r) => r.recorded_at - timestampMillis(r.ts)).sort((x, y) => x - y)
+    report(`| send-to-B's-inbox latency at a steady 10 messages/s (${n} messages, B's daemon notified by the ` +
+      `file system) | p50 ${percentile(latencies, 0.5)} ms, p95 ${percentile(latencies, 0.95)} ms, max ` +
+      `${latencies.at(-1)} ms | p95 ≤ 50 ms |`)
+  })
 }
 
 /**

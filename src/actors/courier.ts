@@ -92,8 +92,11 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
         return consumed
       })
 
-    /** Polls every transport until it has nothing more, then sends the receipts owed. */
-    const receive = Effect.fn("Courier.receive")(function*() {
+    /**
+     * Polls every transport until it has nothing more, then sends the receipts owed (unless `receipts` is
+     * false: the daemon holds them back while a burst is still arriving, to answer it with a few envelopes).
+     */
+    const receive = Effect.fn("Courier.receive")(function*(options: { readonly receipts?: boolean } = {}) {
       const maxBytes = yield* chat.maxEnvelopeBytes
       const tally = {
         accepted: [] as Array<ChatMessage>,
@@ -121,7 +124,7 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
           if (items.length < RECEIVE_BATCH || consumed < items.length) break
         }
       }
-      const receiptsSent = yield* chat.sendReceipts(router)
+      const receiptsSent = options.receipts === false ? 0 : yield* chat.sendReceipts(router)
       return { ...tally, receiptsSent } satisfies ReceiveSummary
     })
 

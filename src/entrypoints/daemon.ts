@@ -1,11 +1,12 @@
-import { Cause, Clock, Deferred, Duration, Effect, Exit, Queue } from "effect"
-import { appendFileSync, type FSWatcher, mkdirSync, rmSync, watch, writeFileSync } from "node:fs"
+import { Cause, Clock, Effect } from "effect"
+import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { ChatSystem } from "../actors/chat-system.js"
 import { Courier, type ReceiveSummary } from "../actors/courier.js"
 import { DaemonAlreadyRunning, listenDaemonSocket } from "../adapters/daemon-socket.js"
 import { SkchatPaths } from "../adapters/skchat-paths.js"
 import { InvalidInput } from "../domain/errors.js"
+import { makeWakeUps } from "./wake-ups.js"
 
 export interface DaemonOptions {
   readonly intervalSeconds: number
@@ -21,6 +22,9 @@ export interface DaemonOptions {
 export const pidFileOf = (dataDir: string) => join(dataDir, "daemon.pid")
 export const defaultLogFile = (dataDir: string) => join(dataDir, "daemon.log")
 
+/** Longest a delivery receipt waits while messages keep arriving. */
+const RECEIPT_PAUSE_MS = 1000
+
 const errorLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!
 
 const describeReceive = (s: ReceiveSummary): ReadonlyArray<string> => {
@@ -32,7 +36,6 @@ const describeReceive = (s: ReceiveSummary): ReadonlyArray<string> => {
   for (const r of s.rejected) lines.push(`rejected ${r.source}: ${r.reason} (${r.detail})${r.file ? ` -> ${r.file}` : ""}`)
   if (s.duplicates > 0) lines.push(`${s.duplicates} duplicate(s) consumed`)
   if (s.receipts > 0) lines.push(`${s.receipts} receipt(s): ${s.statusUpdates} message status(es) updated`)
-  if (s.receiptsSent > 0) lines.push(`acknowledged ${s.receiptsSent} message(s) to their senders`)
   return lines
 }
 
@@ -63,8 +66,9 @@ export const runDaemon = (options: DaemonOptions) =>
     }
 
     const stats = { startedAt: Date.now(), rounds: 0, received: 0, rejected: 0, sent: 0, lastError: null as string | null }
-    const wakeUps = yield* Queue.sliding<"wake">(1)
-    const wake = () => Queue.unsafeOffer(wakeUps, "wake")
+    // Arrivals wake the loop at once; polling every interval stays as the fallback.
+    const { wait, wake } = yield* makeWakeUps(courier.transports, (dir, e) =>
+      log(`cannot watch ${dir} (${errorLine(e)}): polling every ${options.intervalSeconds}s`, true))
 
     yield* Effect.acquireRelease(
       Effect.tryPromise({
@@ -102,39 +106,18 @@ export const runDaemon = (options: DaemonOptions) =>
     const caughtUp = yield* chat.catchUp()
     if (caughtUp > 0) log(`projections caught up on ${caughtUp} event(s)`, true)
 
-    // Arrivals wake the loop at once; polling every interval stays as the fallback.
-    const watchers: Array<FSWatcher> = []
-    for (const t of courier.transports) {
-      for (const dir of t.watchPaths) {
-        try {
-          mkdirSync(dir, { recursive: true, mode: 0o700 })
-          const watcher = watch(dir, { persistent: false }, () => wake())
-          watcher.on("error", () => {})
-          watchers.push(watcher)
-        } catch (e) {
-          log(`cannot watch ${dir} (${errorLine(e)}): polling every ${options.intervalSeconds}s`, true)
-        }
-      }
-    }
-    yield* Effect.addFinalizer(() => Effect.sync(() => watchers.forEach((w) => w.close())))
-
-    const stop = yield* Deferred.make<void>()
-    const onSignal = () => Deferred.unsafeDone(stop, Exit.void)
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        process.on("SIGTERM", onSignal)
-        process.on("SIGINT", onSignal)
-      }),
-      () =>
-        Effect.sync(() => {
-          process.off("SIGTERM", onSignal)
-          process.off("SIGINT", onSignal)
-        })
-    )
-
+    // During a burst, receipts wait until it pauses (or a second has passed): a few envelopes answer it.
+    let lastReceipts = 0
     const round = Effect.gen(function*() {
       stats.rounds += 1
-      const summary = yield* courier.receive()
+      const now = yield* Clock.currentTimeMillis
+      const summary = yield* courier.receive({ receipts: false })
+      const holdReceipts = summary.accepted.length > 0 && now - lastReceipts < RECEIPT_PAUSE_MS
+      if (!holdReceipts) {
+        const sent = yield* courier.sendReceipts()
+        lastReceipts = now
+        if (sent > 0) log(`acknowledged ${sent} message(s) to their senders`)
+      }
       stats.received += summary.accepted.length
       stats.rejected += summary.rejected.length
       for (const line of describeReceive(summary)) log(line)
@@ -146,6 +129,7 @@ export const runDaemon = (options: DaemonOptions) =>
       if (outbox.failed > 0) log(`${outbox.failed} message(s) failed for good: ${outbox.errors[0] ?? ""}`, true)
       const expired = yield* chat.expireDue()
       if (expired > 0) log(`expired ${expired} message(s)`)
+      return holdReceipts
     }).pipe(
       // A bad round (a locked store, a transport gone) is logged; the daemon keeps running.
       Effect.catchAllCause((cause) =>
@@ -153,6 +137,7 @@ export const runDaemon = (options: DaemonOptions) =>
           const failure = Cause.squash(cause)
           stats.lastError = errorLine(failure)
           log(`error: ${stats.lastError}`, true)
+          return false
         })
       )
     )
@@ -164,16 +149,14 @@ export const runDaemon = (options: DaemonOptions) =>
 
     const intervalMs = Math.max(50, options.intervalSeconds * 1000)
     for (;;) {
-      yield* round
+      // Receipts held back: look again shortly, to send them once the burst has passed.
+      const held = yield* round
       const deadline = yield* chat.nextDeadline().pipe(Effect.orElseSucceed(() => undefined))
       const now = yield* Clock.currentTimeMillis
-      const waitMs = deadline === undefined ? intervalMs : Math.min(intervalMs, Math.max(0, deadline - now + 1))
-      const next = yield* Effect.raceAll([
-        Deferred.await(stop).pipe(Effect.as("stop" as const)),
-        Queue.take(wakeUps).pipe(Effect.as("wake" as const)),
-        Effect.sleep(Duration.millis(waitMs)).pipe(Effect.as("tick" as const))
-      ])
-      if (next === "stop") break
+      // Never a busy loop, even when a deadline keeps being due (a round that keeps failing, say).
+      const untilDeadline = deadline === undefined ? intervalMs : Math.max(20, deadline - now + 1)
+      const waitMs = Math.min(intervalMs, untilDeadline, held ? 50 : intervalMs)
+      if ((yield* wait(waitMs)) === "stop") break
     }
     log("stopping (signal received)", true)
   }).pipe(Effect.scoped)

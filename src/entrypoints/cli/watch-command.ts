@@ -1,6 +1,5 @@
 import { Command, Options } from "@effect/cli"
-import { Clock, Console, Deferred, Duration, Effect, Exit, Layer, Queue } from "effect"
-import { type FSWatcher, watch } from "node:fs"
+import { Clock, Console, Effect, Layer } from "effect"
 import { ChatSystem } from "../../actors/chat-system.js"
 import { Courier } from "../../actors/courier.js"
 import { ActorInspector } from "../../adapters/actor-inspector.js"
@@ -10,6 +9,7 @@ import { InvalidInput } from "../../domain/errors.js"
 import { ChatQueries } from "../../projections/chat-queries.js"
 import type { MessageView } from "../../projections/message-queries.js"
 import { storeLayers } from "../store-layers.js"
+import { makeWakeUps } from "../wake-ups.js"
 import { MailLive } from "./cli-layers.js"
 import { checkLimit, limit } from "./cli-options.js"
 import { markShown } from "./mark-shown.js"
@@ -41,31 +41,7 @@ export const watchCommand = Command.make("watch", { interval, limit: limit(20), 
     const queries = yield* ChatQueries
     const { dataDir } = yield* SkchatPaths
 
-    const stop = yield* Deferred.make<void>()
-    const onSignal = () => Deferred.unsafeDone(stop, Exit.void)
-    yield* Effect.acquireRelease(
-      Effect.sync(() => {
-        process.on("SIGINT", onSignal)
-        process.on("SIGTERM", onSignal)
-      }),
-      () =>
-        Effect.sync(() => {
-          process.off("SIGINT", onSignal)
-          process.off("SIGTERM", onSignal)
-        })
-    )
-    const wakeUps = yield* Queue.sliding<"wake">(1)
-    const watchers: Array<FSWatcher> = []
-    for (const t of courier.transports) {
-      for (const dir of t.watchPaths) {
-        try {
-          watchers.push(watch(dir, { persistent: false }, () => Queue.unsafeOffer(wakeUps, "wake")).on("error", () => {}))
-        } catch {
-          // Not there yet, or no notifications here: polling covers it.
-        }
-      }
-    }
-    yield* Effect.addFinalizer(() => Effect.sync(() => watchers.forEach((w) => w.close())))
+    const { wait } = yield* makeWakeUps(courier.transports)
 
     yield* chat.expireDue()
     let now = yield* Clock.currentTimeMillis
@@ -94,13 +70,7 @@ export const watchCommand = Command.make("watch", { interval, limit: limit(20), 
         last = seq
       }
       yield* markShown(arrived.map((a) => a.message))
-      const next = yield* Effect.raceAll([
-        Deferred.await(stop).pipe(Effect.as("stop" as const)),
-        Queue.take(wakeUps).pipe(Effect.as("wake" as const)),
-        Effect.sleep(Duration.millis(daemon ? Math.min(FOLLOW_MS, args.interval * 1000) : args.interval * 1000))
-          .pipe(Effect.as("tick" as const))
-      ])
-      if (next === "stop") break
+      if ((yield* wait(daemon ? Math.min(FOLLOW_MS, args.interval * 1000) : args.interval * 1000)) === "stop") break
     }
     yield* Console.log("Stopped watching.")
   }).pipe(
