@@ -83,6 +83,7 @@ const refusal = (
   why: { readonly reason: Refused["reason"]; readonly detail: string },
   claimed: { readonly id: string | null; readonly sender: string | null },
   raw: Uint8Array,
+  size: number,
   quarantineDir: string,
   at: number
 ): { readonly event: ChatEvent; readonly outcome: ReceiveOutcome } => {
@@ -98,7 +99,8 @@ const refusal = (
       claimed_id: claimed.id,
       claimed_sender: claimed.sender,
       sha256,
-      size: raw.byteLength,
+      // The envelope's real size; an oversized one's quarantined copy holds only the prefix that was read.
+      size,
       file
     },
     outcome: { status: "rejected", reason: why.reason, detail: why.detail, file }
@@ -353,13 +355,14 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
         const batch = new Set<string>()
         // Outbound statuses as this batch's receipts leave them (two receipts for one message in a batch).
         const statuses = new Map<string, DeliveryStatus>()
-        const refuse = (raw: Uint8Array, why: Rejection, claimed: { id: string | null; sender: string | null }) => {
-          const { event, outcome } = refusal(why, claimed, raw, paths.quarantineDir, now)
+        const refuse = (item: Incoming, why: Rejection, claimed: { id: string | null; sender: string | null }) => {
+          const { event, outcome } = refusal(why, claimed, item.bytes, item.size ?? item.bytes.byteLength,
+            paths.quarantineDir, now)
           events.push(event)
           outcomes.push(outcome)
         }
         opened.forEach((o, i) => {
-          const raw = incoming[i]!.bytes
+          const raw = incoming[i]!
           if (o._tag === "Duplicate") {
             outcomes.push({ status: "duplicate", envelopeId: o.envelopeId, messageId: null })
             return
