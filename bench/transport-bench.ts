@@ -53,6 +53,12 @@ const residentMb = (pid: number) => {
   return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? NaN) / 1024
 }
 
+/** User + system CPU time of a process, from /proc (clock ticks of 10 ms). */
+const cpuSeconds = (pid: number) => {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ")
+  return (Number(fields[11]) + Number(fields[12])) / 100
+}
+
 /** A's side in this process: the store plus transports, as the CLI's `send` uses them. */
 const sender = (who: Chatter) => ManagedRuntime.make(storeLayers(who.env).mail)
 
@@ -68,6 +74,8 @@ const withPair = async (f: (ctx: {
   readonly send: (content: string) => Effect.Effect<unknown, unknown>
   readonly run: <X>(effect: Effect.Effect<X, unknown>) => Promise<X>
   readonly bobDb: () => Database.Database
+  /** CPU seconds B's daemon has used so far. */
+  readonly bobCpu: () => number
 }) => Promise<void>) => {
   const pair = await makeChattingPair()
   const a = sender(pair.alice)
@@ -82,6 +90,7 @@ const withPair = async (f: (ctx: {
     await f({
       send,
       run: (effect) => a.runPromise(effect),
+      bobCpu: () => cpuSeconds(child!.pid!),
       bobDb: () => (bobDb ??= new Database(join(pair.bob.dataDir, "memory", "skchat.db"), { readonly: true }))
     })
   } finally {
@@ -95,20 +104,25 @@ const withPair = async (f: (ctx: {
 export const transportBenchmarks = async (options: { readonly quick: boolean; readonly report: Report }) => {
   const { quick, report } = options
   // 1. Throughput: N sealed messages, sent with 16 in flight, until the last is in B's inbox.
-  await withPair(async ({ bobDb, run, send }) => {
+  await withPair(async ({ bobCpu, bobDb, run, send }) => {
     const n = quick ? 1_000 : 10_000
     // Warm-up (keys unlocked, OpenPGP loaded on both sides) before the clock starts.
     await run(send("warm-up"))
     while (inboundCount(bobDb()) < 1) await sleep(5)
     const t0 = performance.now()
+    const aCpu0 = process.cpuUsage()
+    const bCpu0 = bobCpu()
     await run(Effect.forEach(Array.from({ length: n }, (_, i) => i), (i) => send(`message ${i} of the throughput run`),
       { concurrency: 16, discard: true }))
     const sentMs = performance.now() - t0
     while (inboundCount(bobDb()) < n + 1) await sleep(5)
     const totalMs = performance.now() - t0
+    const aCpu = process.cpuUsage(aCpu0)
+    const cpuNote = `CPU per message: A ${((aCpu.user + aCpu.system) / 1000 / n).toFixed(2)} ms, B's daemon ` +
+      `${((bobCpu() - bCpu0) * 1000 / n).toFixed(2)} ms`
     report(`| ${n.toLocaleString("en-US")} sealed messages A → B over the file transport, B's daemon running, end to end ` +
       `(A sealed and wrote them in ${(sentMs / 1000).toFixed(1)} s; the last was in B's inbox after ` +
-      `${(totalMs / 1000).toFixed(1)} s) | ${Math.round(n / (totalMs / 1000))} messages/s | ≥ 400 messages/s |`)
+      `${(totalMs / 1000).toFixed(1)} s; ${cpuNote}) | ${Math.round(n / (totalMs / 1000))} messages/s | ≥ 400 messages/s |`)
   })
 
   // 2. Latency at a steady 10 messages/s: from the moment A composes (the message's own timestamp) to

@@ -157,7 +157,11 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
         Effect.promise(() =>
           new Promise<{ readonly round: Round }>((done) => {
             waiting.push({ id: messageId, done })
-            if (!draining) void drain()
+            // After the current tick: the other sends in flight join the same round.
+            if (!draining) {
+              draining = true
+              setImmediate(() => void drain())
+            }
           })
         ),
         ({ round }) => Effect.flatten(Effect.promise(() => round))

@@ -22,6 +22,9 @@ export interface DaemonOptions {
 export const pidFileOf = (dataDir: string) => join(dataDir, "daemon.pid")
 export const defaultLogFile = (dataDir: string) => join(dataDir, "daemon.log")
 
+/** How long a wake-up waits for more arrivals before the round starts. */
+const COALESCE_MS = 10
+
 /** Longest a delivery receipt waits while messages keep arriving. */
 const RECEIPT_PAUSE_MS = 1000
 
@@ -156,7 +159,10 @@ export const runDaemon = (options: DaemonOptions) =>
       // Never a busy loop, even when a deadline keeps being due (a round that keeps failing, say).
       const untilDeadline = deadline === undefined ? intervalMs : Math.max(20, deadline - now + 1)
       const waitMs = Math.min(intervalMs, untilDeadline, held ? 50 : intervalMs)
-      if ((yield* wait(waitMs)) === "stop") break
+      const why = yield* wait(waitMs)
+      if (why === "stop") break
+      // A burst of arrivals: let it gather for a moment, so a round takes many files instead of one or two.
+      if (why === "wake") yield* Effect.sleep(COALESCE_MS)
     }
     log("stopping (signal received)", true)
   }).pipe(Effect.scoped)
