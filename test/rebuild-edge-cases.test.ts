@@ -13,6 +13,7 @@ import { makeContentVault } from "../src/adapters/content-vault.js"
 import { makeEventLog } from "../src/adapters/event-log.js"
 import type { ChatEvent } from "../src/domain/chat-event.js"
 import { type ChatMessage, decodeChatMessage } from "../src/domain/chat-message.js"
+import { recordOf } from "../src/domain/message-record.js"
 import { ChatQueries } from "../src/projections/chat-queries.js"
 import { BULK_LOADED_TYPES } from "../src/projections/projection.js"
 import { makeProjector } from "../src/projections/projector.js"
@@ -137,6 +138,108 @@ describe("rebuild agrees with the live fold on awkward orders", () => {
       const afterLive = dump()
       yield* chat.rebuild()
       expect(dump()).toEqual(afterLive)
+    }).pipe(Effect.provide(layer())))
+})
+
+describe("delivery state", () => {
+  /** A received message as ChatSystem logs it: sealed ones carry their envelope id and owe receipts. */
+  const received = (id: string, verified: boolean, at: number): ChatEvent => ({
+    _tag: "MessageReceived",
+    v: 1,
+    message: recordOf(wire({ id, content: `received ${id}` }), () => {
+      throw new Error("no TTL here")
+    }),
+    ts: at,
+    verified,
+    ...(verified ? { envelope_id: `env-${id}`, signer: "f".repeat(40), payload_sha256: "0".repeat(64) } : {})
+  })
+
+  it.effect("retries, receipts owed, read and settled: the rebuilt rows equal the live ones", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(START)
+      const chat = yield* ChatSystem
+      appendRaw([received("r1", true, START), received("r2", true, START), received("r3", true, START),
+        received("r4", false, START)], START)
+      const out = yield* chat.recordAll([
+        wire({ id: "o1", sender: ME, recipient: BOB, content: "retried", delivery_status: "pending" }),
+        wire({ id: "o2", sender: ME, recipient: BOB, content: "retried then sent", delivery_status: "pending" })
+      ])
+      expect(out).toBe(2)
+      appendRaw([
+        { _tag: "MessageRead", v: 1, message_id: "r2", at: START + 1 },
+        { _tag: "ReceiptSent", v: 1, at: START + 2, peer: BOB, status: "delivered", message_ids: ["r1", "r2"],
+          envelope_id: "rcpt-1", transport: "file" },
+        { _tag: "DeliveryAttemptFailed", v: 1, message_id: "o1", at: START + 3, attempt: 1, reason: "down",
+          next_attempt_at: START + 5003 },
+        { _tag: "DeliveryAttemptFailed", v: 1, message_id: "o2", at: START + 3, attempt: 1, reason: "down",
+          next_attempt_at: START + 5003 },
+        { _tag: "MessageSent", v: 1, message_id: "o2", at: START + 5004, transport: "file" }
+      ], START + 5004)
+      const live = dump()
+      const rows = new Map((live.messages as Array<{
+        message_id: string
+        receipt_due: string | null
+        delivery_status: string
+        attempts: number
+        next_attempt_at: number | null
+      }>).map((r) => [r.message_id, r]))
+      // r1's delivery receipt went; r2 was read meanwhile, so its read receipt is still owed; r3 still owes
+      // the delivery receipt; r4 (unverified, legacy) owes none.
+      expect(["r1", "r2", "r3", "r4"].map((id) => rows.get(id)?.receipt_due)).toEqual([null, "read", "delivered", null])
+      expect(rows.get("r2")?.delivery_status).toBe("read")
+      expect(rows.get("o1")).toMatchObject({ delivery_status: "pending", attempts: 1, next_attempt_at: START + 5003 })
+      expect(rows.get("o2")).toMatchObject({ delivery_status: "sent", attempts: 1, next_attempt_at: null })
+
+      yield* chat.rebuild()
+      expect(dump()).toEqual(live)
+
+      // A read receipt settles the read one owed; it is then owed nothing more.
+      appendRaw([{ _tag: "ReceiptSent", v: 1, at: START + 6000, peer: BOB, status: "read", message_ids: ["r2"],
+        envelope_id: "rcpt-2", transport: "file" }], START + 6000)
+      const settled = dump()
+      expect((settled.messages as Array<{ message_id: string; receipt_due: string | null }>)
+        .find((r) => r.message_id === "r2")?.receipt_due).toBeNull()
+      yield* chat.rebuild()
+      expect(dump()).toEqual(settled)
+    }).pipe(Effect.provide(layer())))
+})
+
+describe("catching up on start", () => {
+  it.effect("a projection left behind its checkpoint folds only the tail it missed, and ends where live would", () =>
+    Effect.gen(function*() {
+      yield* TestClock.setTime(START)
+      const chat = yield* ChatSystem
+      const rejected = (n: number): ChatEvent => ({
+        _tag: "EnvelopeRejected",
+        v: 1,
+        at: START + n,
+        reason: "malformed",
+        detail: `bad ${n}`,
+        claimed_id: null,
+        claimed_sender: null,
+        sha256: String(n).padStart(64, "0"),
+        size: n,
+        file: null
+      })
+      appendRaw([rejected(1), rejected(2)], START)
+      yield* chat.recordAll([wire({ id: "between", content: "a message between" })])
+      appendRaw([rejected(3), rejected(4)], START + 10)
+      const live = withRaw((db) => db.prepare("SELECT * FROM rejections ORDER BY seq").all())
+      expect(live).toHaveLength(4)
+      expect(yield* chat.catchUp()).toBe(0)
+      // As an older build would have left it: the last two rejections not yet folded.
+      const at = withRaw((db) => {
+        const third = db.prepare("SELECT min(seq) FROM events WHERE type = 'EnvelopeRejected' AND data ->> '$.size' = 3")
+          .pluck().get() as number
+        db.prepare("DELETE FROM rejections WHERE seq >= ?").run(third)
+        db.prepare("UPDATE projection_checkpoints SET seq = ? WHERE name = 'rejections'").run(third - 1)
+        return third
+      })
+      const head = withRaw((db) => db.prepare("SELECT seq FROM log_head").pluck().get() as number)
+      expect(yield* chat.catchUp()).toBe(head - at + 1)
+      expect(withRaw((db) => db.prepare("SELECT * FROM rejections ORDER BY seq").all())).toEqual(live)
+      expect(dump().checkpoints).toEqual(dump().checkpoints.map((c) => ({ ...(c as object), seq: head })))
+      yield* chat.verify()
     }).pipe(Effect.provide(layer())))
 })
 
