@@ -1,7 +1,7 @@
 import { Clock, Effect, Either } from "effect"
 import { createHash } from "node:crypto"
 import { availableParallelism } from "node:os"
-import { createActor, fromPromise, waitFor } from "xstate"
+import { createActor } from "xstate"
 import { ActorInspector } from "../adapters/actor-inspector.js"
 import { SkchatConfig } from "../adapters/config-file.js"
 import { makeContentVault } from "../adapters/content-vault.js"
@@ -11,8 +11,7 @@ import {
   type Opened,
   type OpenedReceipt,
   type Refused,
-  sealEnvelope,
-  sealReceipt
+  sealEnvelope
 } from "../adapters/envelope-codec.js"
 import { type ChainCheck, makeEventLog } from "../adapters/event-log.js"
 import { IdentityKeys } from "../adapters/identity-keys.js"
@@ -30,15 +29,14 @@ import { type Rejection, rejection } from "../domain/envelope-rejection.js"
 import { ConfigError, InvalidInput, KeyChanged, LogDamaged, MissingRecipientKey, type StoreError } from "../domain/errors.js"
 import { uuidv7 } from "../domain/message-id.js"
 import { recordOf } from "../domain/message-record.js"
-import { MAX_RECEIPT_IDS, type ReceiptStatus } from "../domain/receipt.js"
+import type { ReceiptStatus } from "../domain/receipt.js"
 import { timestampMillis } from "../domain/timestamp.js"
 import { makeDeliveryQueries } from "../projections/delivery-queries.js"
 import { BULK_LOADED_TYPES } from "../projections/projection.js"
 import { makeProjector } from "../projections/projector.js"
-import { type AttemptFailure, deliveryMachine } from "./delivery-machine.js"
 import { expiryMachine } from "./expiry-machine.js"
+import { makeOutbox } from "./outbox.js"
 import { type CheckedKey, makePeerPins } from "./peer-pins.js"
-import type { Router } from "./transport-router.js"
 
 export type SendInput = Omit<ComposeInput, "sender" | "encrypted"> & {
   /** Send unencrypted on purpose (still signed); the message is marked so. Never the default. */
@@ -109,22 +107,6 @@ const refusal = (
 
 /** Envelope size limit when config.yml sets none: far above any chat message, far below harm. */
 export const DEFAULT_MAX_ENVELOPE_BYTES = 1024 * 1024
-
-/** What one round of the outbox did. */
-export interface DeliveryRound {
-  readonly sent: number
-  /** Failed an attempt and will be retried at their logged deadline. */
-  readonly retrying: number
-  /** Out of attempts: failed for good. */
-  readonly failed: number
-  readonly errors: ReadonlyArray<string>
-}
-
-type AttemptResult =
-  | { readonly kind: "sent"; readonly transport: string }
-  | { readonly kind: "retry"; readonly attempt: number; readonly nextAttemptAt: number; readonly reason: string }
-  | { readonly kind: "failed"; readonly reason: string }
-
 
 /**
  * The one writer. Every change to the store is a list of events appended here, folded into the
@@ -419,175 +401,16 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       })
     })
 
-    /** One delivery attempt of one envelope, decided by its delivery machine; the router is the transport. */
-    const attempt = (envelope: { messageId: string; envelopeId: string; recipient: string; envelope: string;
-      attempts: number }, router: Router, now: number, retryBackoff: ReadonlyArray<number> | undefined):
-      Promise<AttemptResult> => {
-      let transport = ""
-      const machine = deliveryMachine.provide({
-        actors: {
-          deliver: fromPromise(async () => {
-            try {
-              transport = await router.deliver({
-                envelopeId: envelope.envelopeId,
-                recipient: envelope.recipient,
-                text: envelope.envelope
-              })
-            } catch (e) {
-              throw { at: now, reason: e instanceof Error ? e.message : String(e) } satisfies AttemptFailure
-            }
-          })
-        }
-      })
-      const actor = createActor(machine, {
-        ...watched,
-        input: {
-          messageId: envelope.messageId,
-          transports: router.transports.length,
-          attempt: envelope.attempts,
-          ...(retryBackoff === undefined ? {} : { retryBackoff })
-        }
-      }).start()
-      actor.send({ type: "ATTEMPT" })
-      return waitFor(actor, (snap) => !snap.matches("sending")).then((snap) => {
-        actor.stop()
-        const c = snap.context
-        if (snap.matches("sent")) return { kind: "sent", transport }
-        if (snap.matches("backingOff") && c.nextAttemptAt !== null) {
-          return { kind: "retry", attempt: c.attempt, nextAttemptAt: c.nextAttemptAt, reason: c.lastError ?? "" }
-        }
-        return { kind: "failed", reason: c.lastError ?? "no transport took it" }
-      })
-    }
-
-    /**
-     * One round of the outbox: every pending envelope whose next attempt is due (or just those among
-     * `only`) goes to the router; the outcomes are logged together — sent, a failed attempt with the
-     * absolute time of the next, or failed for good.
-     */
-    const deliver = Effect.fn("ChatSystem.deliver")(function*(router: Router, options: {
-      readonly only?: ReadonlyArray<string>
-      readonly retryBackoff?: ReadonlyArray<number> | undefined
-      readonly limit?: number
-    } = {}) {
-      const now = yield* Clock.currentTimeMillis
-      const none: DeliveryRound = { sent: 0, retrying: 0, failed: 0, errors: [] }
-      if (router.transports.length === 0) return none
-      const due = yield* Effect.try({
-        try: () => delivery.dueEnvelopes(now, options.limit ?? 500, options.only),
-        catch: storeError("cannot read the outbox")
-      })
-      if (due.length === 0) return none
-      const results: Array<AttemptResult> = []
-      for (const envelope of due) {
-        results.push(yield* Effect.promise(() => attempt(envelope, router, now, options.retryBackoff)))
-      }
-      return yield* write("cannot record deliveries", () => {
-        const events: Array<ChatEvent> = []
-        const round = { sent: 0, retrying: 0, failed: 0, errors: [] as Array<string> }
-        results.forEach((r, i) => {
-          const id = due[i]!.messageId
-          // Another process (a CLI send and the daemon) may have delivered it meanwhile: log it once.
-          if (delivery.settled(id)) return
-          if (r.kind === "sent") {
-            events.push({ _tag: "MessageSent", v: 1, message_id: id, at: now, transport: r.transport })
-            round.sent += 1
-            return
-          }
-          round.errors.push(r.reason)
-          if (r.kind === "retry") {
-            events.push({
-              _tag: "DeliveryAttemptFailed",
-              v: 1,
-              message_id: id,
-              at: now,
-              attempt: r.attempt,
-              reason: r.reason,
-              next_attempt_at: r.nextAttemptAt
-            })
-            round.retrying += 1
-          } else {
-            events.push({ _tag: "MessageFailed", v: 1, message_id: id, at: now, reason: r.reason })
-            round.failed += 1
-          }
-        })
-        commit(events, now)
-        // A transport has it now (or never will): the sealed copy is no longer needed.
-        for (const [i, r] of results.entries()) if (r.kind !== "retry") deleteOutbound.run(due[i]!.messageId)
-        return round satisfies DeliveryRound
-      })
+    const outbox = makeOutbox({
+      delivery,
+      write,
+      commit,
+      dropEnvelope: (messageId) => deleteOutbound.run(messageId),
+      watched,
+      unlock: () => keys.unlock(),
+      keyFor: pins.keyFor,
+      myUri: identity.uri
     })
-
-    /**
-     * Sends the receipts we owe: one signed envelope per peer and kind for up to MAX_RECEIPT_IDS messages.
-     * What no transport takes stays owed and goes with the next round. Returns how many messages were
-     * acknowledged.
-     */
-    const sendReceipts = Effect.fn("ChatSystem.sendReceipts")(function*(router: Router) {
-      if (router.transports.length === 0) return 0
-      const owed = yield* Effect.try({
-        try: () => delivery.owedReceipts(MAX_RECEIPT_IDS * 20),
-        catch: storeError("cannot read the receipts owed")
-      })
-      if (owed.length === 0) return 0
-      const now = yield* Clock.currentTimeMillis
-      const me = yield* keys.unlock()
-      const groups = new Map<string, { peer: string; status: ReceiptStatus; ids: Array<string> }>()
-      for (const r of owed) {
-        const key = `${r.status} ${r.peer}`
-        const group = groups.get(key) ?? { peer: r.peer, status: r.status, ids: [] }
-        group.ids.push(r.messageId)
-        groups.set(key, group)
-      }
-      const events: Array<ChatEvent> = []
-      for (const { peer, status, ids } of groups.values()) {
-        const key = yield* pins.keyFor(peer, now).pipe(Effect.catchTag("KeyChanged", () => Effect.succeed(undefined)))
-        if (key === undefined || "missing" in key) continue
-        for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS) {
-          const chunk = ids.slice(i, i + MAX_RECEIPT_IDS)
-          const envelopeId = uuidv7(now)
-          const sealed = yield* Effect.promise(() =>
-            sealReceipt({ from: identity.uri, to: peer, status, messageIds: chunk, at: now }, me, key.found.key, envelopeId)
-          )
-          const transport = yield* Effect.promise(() =>
-            router.deliver({ envelopeId, recipient: peer, text: sealed.text }).catch(() => undefined)
-          )
-          if (transport === undefined) break
-          events.push({ _tag: "ReceiptSent", v: 1, at: now, peer, status, message_ids: chunk, envelope_id: envelopeId,
-            transport })
-        }
-      }
-      if (events.length === 0) return 0
-      yield* write("cannot record the receipts sent", () => commit(events, now))
-      return events.reduce((n, e) => n + (e._tag === "ReceiptSent" ? e.message_ids.length : 0), 0)
-    })
-
-    /**
-     * Marks inbound messages read the first time they are shown (inbox, history, watch, MCP): the log
-     * records it, and a read receipt is owed to their senders. Returns how many were new.
-     */
-    const markRead = Effect.fn("ChatSystem.markRead")(function*(messageIds: ReadonlyArray<string>) {
-      if (messageIds.length === 0) return 0
-      const unread = () => delivery.unread(messageIds)
-      // Most listings show nothing new and never take the write lock.
-      if (unread().length === 0) return 0
-      const now = yield* Clock.currentTimeMillis
-      return yield* write("cannot record messages read", () => {
-        const ids = unread()
-        commit(ids.map((message_id) => ({ _tag: "MessageRead", v: 1, message_id, at: now })), now)
-        return ids.length
-      })
-    })
-
-    /** When something next falls due: the earliest retry or TTL deadline (a daemon sleeps until then). */
-    const nextDeadline = () =>
-      Effect.try({
-        try: () => {
-          const times = [delivery.nextRetryAt(), delivery.nextExpiryAt()].filter((t): t is number => t !== undefined)
-          return times.length === 0 ? undefined : Math.min(...times)
-        },
-        catch: storeError("cannot read the deadlines")
-      })
 
     /**
      * Stores already-built messages (the library's store_message, bulk import). Direction follows the
@@ -680,10 +503,10 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       identity,
       send,
       receive,
-      deliver,
-      sendReceipts,
-      markRead,
-      nextDeadline,
+      deliver: outbox.deliver,
+      sendReceipts: outbox.sendReceipts,
+      markRead: outbox.markRead,
+      nextDeadline: outbox.nextDeadline,
       /** The configured envelope size limit (transports read no more than this of a file). */
       maxEnvelopeBytes: Effect.map(securitySettings, (s) => s.maxBytes),
       outboundEnvelope,

@@ -3,7 +3,8 @@ import { Transports } from "../adapters/transport-config.js"
 import type { Disposal, InboundItem } from "../adapters/transport.js"
 import type { ChatMessage } from "../domain/chat-message.js"
 import type { StoreError } from "../domain/errors.js"
-import { ChatSystem, type DeliveryRound, type ReceiveOutcome } from "./chat-system.js"
+import { ChatSystem, type ReceiveOutcome } from "./chat-system.js"
+import type { DeliveryRound } from "./outbox.js"
 import { makeRouter } from "./transport-router.js"
 
 /** Envelopes read and recorded per transaction: a crash re-reads at most this many (as duplicates). */

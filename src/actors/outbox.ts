@@ -1,0 +1,225 @@
+import { Clock, Effect } from "effect"
+import { createActor, fromPromise, type InspectionEvent, type Observer, waitFor } from "xstate"
+import { sealReceipt } from "../adapters/envelope-codec.js"
+import type { OwnKey } from "../adapters/openpgp-crypto.js"
+import { storeError } from "../adapters/sqlite-database.js"
+import type { ChatEvent } from "../domain/chat-event.js"
+import type { ConfigError, IdentityMissing, KeyChanged, PassphraseRequired, StoreError } from "../domain/errors.js"
+import { uuidv7 } from "../domain/message-id.js"
+import { MAX_RECEIPT_IDS, type ReceiptStatus } from "../domain/receipt.js"
+import type { DeliveryQueries } from "../projections/delivery-queries.js"
+import { type AttemptFailure, deliveryMachine } from "./delivery-machine.js"
+import type { CheckedKey } from "./peer-pins.js"
+import type { Router } from "./transport-router.js"
+
+/** What one round of the outbox did. */
+export interface DeliveryRound {
+  readonly sent: number
+  /** Failed an attempt and will be retried at their logged deadline. */
+  readonly retrying: number
+  /** Out of attempts: failed for good. */
+  readonly failed: number
+  readonly errors: ReadonlyArray<string>
+}
+
+type AttemptResult =
+  | { readonly kind: "sent"; readonly transport: string }
+  | { readonly kind: "retry"; readonly attempt: number; readonly nextAttemptAt: number; readonly reason: string }
+  | { readonly kind: "failed"; readonly reason: string }
+
+/** What the outbox needs from ChatSystem, which owns the store and its one write path. */
+export interface OutboxContext {
+  readonly delivery: DeliveryQueries
+  /** Runs `f` in a write transaction. */
+  readonly write: <A>(what: string, f: () => A) => Effect.Effect<A, StoreError>
+  /** Appends events and folds them into the projections (inside `write`). */
+  readonly commit: (events: ReadonlyArray<ChatEvent>, now: number) => void
+  /** Drops an outbound message's sealed envelope once a transport has it (inside `write`). */
+  readonly dropEnvelope: (messageId: string) => void
+  readonly watched: { readonly inspect?: Observer<InspectionEvent> }
+  readonly unlock: () => Effect.Effect<OwnKey, IdentityMissing | PassphraseRequired | ConfigError>
+  /** The checked, pinned key of a peer (`peer-pins.ts`). */
+  readonly keyFor: (uri: string, now: number) => Effect.Effect<
+    { readonly found: CheckedKey } | { readonly missing: string },
+    KeyChanged
+  >
+  readonly myUri: string
+}
+
+/**
+ * What goes out: outbound messages through their delivery machines, the receipts we owe, and the
+ * read marks that make us owe them. Part of ChatSystem (it writes only through ChatSystem's `write`).
+ */
+export const makeOutbox = (ctx: OutboxContext) => {
+  /** One delivery attempt of one envelope, decided by its delivery machine; the router is the transport. */
+  const attempt = (envelope: { messageId: string; envelopeId: string; recipient: string; envelope: string;
+    attempts: number }, router: Router, now: number, retryBackoff: ReadonlyArray<number> | undefined):
+    Promise<AttemptResult> => {
+    let transport = ""
+    const machine = deliveryMachine.provide({
+      actors: {
+        deliver: fromPromise(async () => {
+          try {
+            transport = await router.deliver({
+              envelopeId: envelope.envelopeId,
+              recipient: envelope.recipient,
+              text: envelope.envelope
+            })
+          } catch (e) {
+            throw { at: now, reason: e instanceof Error ? e.message : String(e) } satisfies AttemptFailure
+          }
+        })
+      }
+    })
+    const actor = createActor(machine, {
+      ...ctx.watched,
+      input: {
+        messageId: envelope.messageId,
+        transports: router.transports.length,
+        attempt: envelope.attempts,
+        ...(retryBackoff === undefined ? {} : { retryBackoff })
+      }
+    }).start()
+    actor.send({ type: "ATTEMPT" })
+    return waitFor(actor, (snap) => !snap.matches("sending")).then((snap) => {
+      actor.stop()
+      const c = snap.context
+      if (snap.matches("sent")) return { kind: "sent", transport }
+      if (snap.matches("backingOff") && c.nextAttemptAt !== null) {
+        return { kind: "retry", attempt: c.attempt, nextAttemptAt: c.nextAttemptAt, reason: c.lastError ?? "" }
+      }
+      return { kind: "failed", reason: c.lastError ?? "no transport took it" }
+    })
+  }
+
+  /**
+   * One round of the outbox: every pending envelope whose next attempt is due (or just those among
+   * `only`) goes to the router; the outcomes are logged together — sent, a failed attempt with the
+   * absolute time of the next, or failed for good.
+   */
+  const deliver = Effect.fn("Outbox.deliver")(function*(router: Router, options: {
+    readonly only?: ReadonlyArray<string>
+    readonly retryBackoff?: ReadonlyArray<number> | undefined
+    readonly limit?: number
+  } = {}) {
+    const now = yield* Clock.currentTimeMillis
+    const none: DeliveryRound = { sent: 0, retrying: 0, failed: 0, errors: [] }
+    if (router.transports.length === 0) return none
+    const due = yield* Effect.try({
+      try: () => ctx.delivery.dueEnvelopes(now, options.limit ?? 500, options.only),
+      catch: storeError("cannot read the outbox")
+    })
+    if (due.length === 0) return none
+    const results: Array<AttemptResult> = []
+    for (const envelope of due) {
+      results.push(yield* Effect.promise(() => attempt(envelope, router, now, options.retryBackoff)))
+    }
+    return yield* ctx.write("cannot record deliveries", () => {
+      const events: Array<ChatEvent> = []
+      const round = { sent: 0, retrying: 0, failed: 0, errors: [] as Array<string> }
+      results.forEach((r, i) => {
+        const id = due[i]!.messageId
+        // Another process (a CLI send and the daemon) may have delivered it meanwhile: log it once.
+        if (ctx.delivery.settled(id)) return
+        if (r.kind === "sent") {
+          events.push({ _tag: "MessageSent", v: 1, message_id: id, at: now, transport: r.transport })
+          round.sent += 1
+          return
+        }
+        round.errors.push(r.reason)
+        if (r.kind === "retry") {
+          events.push({
+            _tag: "DeliveryAttemptFailed",
+            v: 1,
+            message_id: id,
+            at: now,
+            attempt: r.attempt,
+            reason: r.reason,
+            next_attempt_at: r.nextAttemptAt
+          })
+          round.retrying += 1
+        } else {
+          events.push({ _tag: "MessageFailed", v: 1, message_id: id, at: now, reason: r.reason })
+          round.failed += 1
+        }
+      })
+      ctx.commit(events, now)
+      // A transport has it now (or never will): the sealed copy is no longer needed.
+      for (const [i, r] of results.entries()) if (r.kind !== "retry") ctx.dropEnvelope(due[i]!.messageId)
+      return round satisfies DeliveryRound
+    })
+  })
+
+  /**
+   * Sends the receipts we owe: one signed envelope per peer and kind for up to MAX_RECEIPT_IDS messages.
+   * What no transport takes stays owed and goes with the next round. Returns how many messages were
+   * acknowledged.
+   */
+  const sendReceipts = Effect.fn("Outbox.sendReceipts")(function*(router: Router) {
+    if (router.transports.length === 0) return 0
+    const owed = yield* Effect.try({
+      try: () => ctx.delivery.owedReceipts(MAX_RECEIPT_IDS * 20),
+      catch: storeError("cannot read the receipts owed")
+    })
+    if (owed.length === 0) return 0
+    const now = yield* Clock.currentTimeMillis
+    const me = yield* ctx.unlock()
+    const groups = new Map<string, { peer: string; status: ReceiptStatus; ids: Array<string> }>()
+    for (const r of owed) {
+      const key = `${r.status} ${r.peer}`
+      const group = groups.get(key) ?? { peer: r.peer, status: r.status, ids: [] }
+      group.ids.push(r.messageId)
+      groups.set(key, group)
+    }
+    const events: Array<ChatEvent> = []
+    for (const { peer, status, ids } of groups.values()) {
+      const key = yield* ctx.keyFor(peer, now).pipe(Effect.catchTag("KeyChanged", () => Effect.succeed(undefined)))
+      if (key === undefined || "missing" in key) continue
+      for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS) {
+        const chunk = ids.slice(i, i + MAX_RECEIPT_IDS)
+        const envelopeId = uuidv7(now)
+        const sealed = yield* Effect.promise(() =>
+          sealReceipt({ from: ctx.myUri, to: peer, status, messageIds: chunk, at: now }, me, key.found.key, envelopeId)
+        )
+        const transport = yield* Effect.promise(() =>
+          router.deliver({ envelopeId, recipient: peer, text: sealed.text }).catch(() => undefined)
+        )
+        if (transport === undefined) break
+        events.push({ _tag: "ReceiptSent", v: 1, at: now, peer, status, message_ids: chunk, envelope_id: envelopeId,
+          transport })
+      }
+    }
+    if (events.length === 0) return 0
+    yield* ctx.write("cannot record the receipts sent", () => ctx.commit(events, now))
+    return events.reduce((n, e) => n + (e._tag === "ReceiptSent" ? e.message_ids.length : 0), 0)
+  })
+
+  /**
+   * Marks inbound messages read the first time they are shown (inbox, history, watch, MCP): the log
+   * records it, and a read receipt is owed to their senders. Returns how many were new.
+   */
+  const markRead = Effect.fn("Outbox.markRead")(function*(messageIds: ReadonlyArray<string>) {
+    if (messageIds.length === 0) return 0
+    const unread = () => ctx.delivery.unread(messageIds)
+    // Most listings show nothing new and never take the write lock.
+    if (unread().length === 0) return 0
+    const now = yield* Clock.currentTimeMillis
+    return yield* ctx.write("cannot record messages read", () => {
+      const ids = unread()
+      ctx.commit(ids.map((message_id) => ({ _tag: "MessageRead", v: 1, message_id, at: now })), now)
+      return ids.length
+    })
+  })
+
+  /** When something next falls due: the earliest retry or TTL deadline (a daemon sleeps until then). */
+  const nextDeadline = () =>
+    Effect.try({
+      try: () => {
+        const times = [ctx.delivery.nextRetryAt(), ctx.delivery.nextExpiryAt()].filter((t): t is number => t !== undefined)
+        return times.length === 0 ? undefined : Math.min(...times)
+      },
+      catch: storeError("cannot read the deadlines")
+    })
+
+  return { deliver, sendReceipts, markRead, nextDeadline }
+}
