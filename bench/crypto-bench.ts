@@ -9,6 +9,7 @@
 import Database from "better-sqlite3"
 import { Effect, Either, ManagedRuntime } from "effect"
 import { spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { availableParallelism } from "node:os"
 import { join } from "node:path"
@@ -405,7 +406,7 @@ export const rebuildSealed = async (quick: boolean, scratch: string, report: (li
   const realDecryptions = decryptions() - decryptedBefore
   if (realDecryptions !== real) throw new Error(`${real} envelopes received, ${realDecryptions} decryptions counted`)
 
-  // The rest: MessageReceived events of the same shape (verified, envelope_id, signer), appended through the
+  // The rest: MessageReceived events of the same shape (verified, envelope_id, signer, payload hash), appended through the
   // event log and the live projector in 5,000-event transactions, as ChatSystem's commit does.
   t = performance.now()
   const signer = alice.fingerprint
@@ -427,7 +428,8 @@ export const rebuildSealed = async (quick: boolean, scratch: string, report: (li
           ts,
           verified: true,
           envelope_id: uuidv7(ts),
-          signer
+          signer,
+          payload_sha256: createHash("sha256").update(`payload ${i}`).digest("hex")
         })
       }
       db.transaction(() => projector.apply(log.append(events, now))).immediate()
