@@ -564,6 +564,28 @@ describe("incoming envelopes: every attack refused for its own reason", () => {
     })
   })
 
+  it("drops a legacy envelope past SKComm's own expiry (metadata.expires_at, routing.ttl): expired", async () => {
+    const bob = await person("bob", ["alice"])
+    setSecurity(bob, { accept_unsigned: true })
+    const hourAgo = new Date(Date.now() - 3600_000).toISOString()
+    const pastExpiry = edited(legacyEnvelope({ from: "alice", to: "bob", content: "too late" }), (e) => {
+      e.metadata = { created_at: hourAgo, expires_at: new Date(Date.now() - 60_000).toISOString() }
+    })
+    const pastTtl = edited(legacyEnvelope({ from: "alice", to: "bob", content: "too old" }), (e) => {
+      e.metadata = { created_at: hourAgo, expires_at: null }
+      e.routing = { mode: "failover", ttl: 600 }
+    })
+    const inTime = edited(legacyEnvelope({ from: "alice", to: "bob", content: "in time" }), (e) => {
+      e.metadata = { created_at: hourAgo, expires_at: null }
+      e.routing = { mode: "failover", ttl: 86400 }
+    })
+    await using(bob, async (h) => {
+      await rejectedWith(h, bob, pastExpiry, "expired", { quarantined: false })
+      await rejectedWith(h, bob, pastTtl, "expired", { quarantined: false })
+      expect((await h.receive([inTime]))[0]).toMatchObject({ status: "accepted", verified: false })
+    })
+  })
+
   it("drops a TTL message that arrives after its TTL ended: expired, and keeps no copy", async () => {
     const alice = await person("alice", ["bob"])
     const bob = await person("bob", ["alice"])

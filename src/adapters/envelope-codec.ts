@@ -261,6 +261,23 @@ const checkReceipt = (envelope: Envelope, doc: unknown, signer: PeerKey, ctx: Op
   })
 }
 
+/**
+ * SKComm's own expiry of an envelope (INTEROP.md): past `metadata.expires_at`, or older than `routing.ttl`
+ * seconds since `metadata.created_at`. Only for legacy envelopes: ours go by the signed seal, never by
+ * these unsigned fields.
+ */
+const legacyExpiry = (envelope: Envelope, now: number): string | undefined => {
+  const meta = envelope.metadata
+  const expiresAt = meta?.expires_at
+  if (typeof expiresAt === "string" && timestampMillis(expiresAt) < now) return `expired at ${expiresAt}`
+  const ttl = (envelope.routing as { ttl?: unknown } | undefined)?.ttl
+  const createdAt = meta?.created_at
+  if (typeof ttl === "number" && typeof createdAt === "string" && now - timestampMillis(createdAt) > ttl * 1000) {
+    return `older than its routing TTL of ${ttl} s (created ${createdAt})`
+  }
+  return undefined
+}
+
 /** A legacy SKComm chat message: accepted only where config allows, and never as verified. */
 const openLegacy = (envelope: Envelope, doc: unknown, ctx: OpenContext, payloadSha256: string):
   Either.Either<Opened, Rejection> => {
@@ -282,6 +299,8 @@ const openLegacy = (envelope: Envelope, doc: unknown, ctx: OpenContext, payloadS
   if (expiresMs !== null && expiresMs <= ctx.now) {
     return Either.left(rejection("expired", "its TTL ended before it arrived"))
   }
+  const stale = legacyExpiry(envelope, ctx.now)
+  if (stale !== undefined) return Either.left(rejection("expired", stale))
   return Either.right({
     _tag: "Opened",
     message: m,
