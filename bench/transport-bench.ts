@@ -16,6 +16,7 @@ import { Courier } from "../src/actors/courier.js"
 import { askDaemon } from "../src/adapters/daemon-socket.js"
 import { timestampMillis } from "../src/domain/timestamp.js"
 import { storeLayers } from "../src/entrypoints/store-layers.js"
+import { installIdentity } from "../test/support/identities.js"
 import { type Chatter, fileTransportConfig, makeChattingPair } from "../test/support/shared-folder.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
@@ -159,6 +160,8 @@ export const daemonStartupBenchmark = async (options: {
 }) => {
   const { dataDir, home, report } = options
   const env: NodeJS.ProcessEnv = { PATH: process.env["PATH"], HOME: home, SKCHAT_HOME: dataDir, LANG: "C.UTF-8" }
+  // The daemon unlocks its key before it serves: the store gets the identity `skchat init` would make.
+  await installIdentity({ dataDir }, "bench", "capauth:bench@localhost", { writeConfig: false })
   appendFileSync(join(dataDir, "config.yml"),
     fileTransportConfig("capauth:bench@localhost", join(home, "inbox"), join(home, "outbox")))
   const times: Array<number> = []

@@ -501,6 +501,8 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
 
     return {
       identity,
+      /** Unlocks our key now (asking for its passphrase if need be): a daemon fails at start, not later. */
+      unlockKey: () => Effect.asVoid(keys.unlock()),
       send,
       receive,
       deliver: outbox.deliver,

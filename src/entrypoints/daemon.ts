@@ -106,6 +106,8 @@ export const runDaemon = (options: DaemonOptions) =>
       () => Effect.sync(() => rmSync(pidFile, { force: true }))
     )
 
+    // Without our key nothing can be opened or acknowledged: say so now, not in every round.
+    yield* chat.unlockKey()
     const caughtUp = yield* chat.catchUp()
     if (caughtUp > 0) log(`projections caught up on ${caughtUp} event(s)`, true)
 
