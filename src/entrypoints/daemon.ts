@@ -3,7 +3,7 @@ import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { ChatSystem } from "../actors/chat-system.js"
 import { Courier, type ReceiveSummary } from "../actors/courier.js"
-import { DaemonAlreadyRunning, listenDaemonSocket } from "../adapters/daemon-socket.js"
+import { askDaemon, DaemonAlreadyRunning, listenDaemonSocket } from "../adapters/daemon-socket.js"
 import { SkchatPaths } from "../adapters/skchat-paths.js"
 import { InvalidInput } from "../domain/errors.js"
 import { makeWakeUps } from "./wake-ups.js"
@@ -73,6 +73,14 @@ export const runDaemon = (options: DaemonOptions) =>
     const { wait, wake } = yield* makeWakeUps(courier.transports, (dir, e) =>
       log(`cannot watch ${dir} (${errorLine(e)}): polling every ${options.intervalSeconds}s`, true))
 
+    const alreadyRunning = () =>
+      new InvalidInput({ message: `a daemon is already running for ${paths.dataDir} (see \`skchat daemon status\`)` })
+    // Without our key nothing can be opened or acknowledged: say so now, not in every round. Before the
+    // lock, so `daemon start` never sees a daemon that is about to give up; after a quick look for a
+    // running one, so nobody is asked for a passphrase only to be told that.
+    if ((yield* Effect.promise(() => askDaemon(paths.dataDir, "status"))) !== undefined) return yield* alreadyRunning()
+    yield* chat.unlockKey()
+
     yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () =>
@@ -93,11 +101,9 @@ export const runDaemon = (options: DaemonOptions) =>
             }
           }),
         catch: (e) =>
-          new InvalidInput({
-            message: e instanceof DaemonAlreadyRunning
-              ? `a daemon is already running for ${paths.dataDir} (see \`skchat daemon status\`)`
-              : `cannot take the daemon lock: ${errorLine(e)}`
-          })
+          e instanceof DaemonAlreadyRunning
+            ? alreadyRunning()
+            : new InvalidInput({ message: `cannot take the daemon lock: ${errorLine(e)}` })
       }),
       (server) => Effect.promise(() => new Promise<void>((done) => server.close(() => done())))
     )
@@ -106,8 +112,6 @@ export const runDaemon = (options: DaemonOptions) =>
       () => Effect.sync(() => rmSync(pidFile, { force: true }))
     )
 
-    // Without our key nothing can be opened or acknowledged: say so now, not in every round.
-    yield* chat.unlockKey()
     const caughtUp = yield* chat.catchUp()
     if (caughtUp > 0) log(`projections caught up on ${caughtUp} event(s)`, true)
 
