@@ -26,7 +26,7 @@ import {
 } from "./support/daemon-process.js"
 import { sleep } from "./support/cli-wait.js"
 import { type ChattingPair, makeChattingPair } from "./support/shared-folder.js"
-import { filesUnder, runCli, storeFile, withDatabase } from "./support/temp-home.js"
+import { filesUnder, makeTempHome, runCli, storeFile, withDatabase } from "./support/temp-home.js"
 
 /**
  * `skchat daemon` as a user runs it: real detached and foreground processes of the built CLI, real
@@ -283,6 +283,35 @@ describe("daemon settings", () => {
     }
     expect((await runCli(["daemon", "status"], bob.env)).code).toBe(3)
     expect(existsSync(pidFileOf(bob.dataDir))).toBe(false)
+  })
+
+  it("does not start without a key it can use: none yet, or a protected one without SKCHAT_PASSPHRASE", async () => {
+    const home = makeTempHome()
+    try {
+      const none = await reaper.start(home.env, ["-i", "1"])
+      expect(none.code).toBe(1)
+      expect(none.pid).toBeUndefined()
+      expect(oneLine(none.stderr)).toMatch(/no identity key at .*run `skchat init` first/)
+
+      const init = await runCli(["init", "--name", "dana"], home.env, { SKCHAT_PASSPHRASE: "correct horse" })
+      expect(init.code, init.stderr).toBe(0)
+      appendFileSync(join(home.dataDir, "config.yml"),
+        "  transports:\n    file:\n      settings:\n" +
+        `        inbox_path: ${join(home.home, "in")}\n        outbox_path: ${join(home.home, "out")}\n`)
+      const locked = await reaper.start(home.env, ["-i", "1"])
+      expect(locked.code).toBe(1)
+      expect(locked.pid).toBeUndefined()
+      expect(oneLine(locked.stderr)).toMatch(/passphrase-protected: set SKCHAT_PASSPHRASE/)
+      expect((await runCli(["daemon", "status"], home.env)).code).toBe(3)
+
+      const unlocked = await reaper.start(home.env, ["-i", "1"], { SKCHAT_PASSPHRASE: "correct horse" })
+      expect(unlocked.code, unlocked.stderr).toBe(0)
+      expect((await daemonStatus(home.env)).status.running).toBe(true)
+      expect((await runCli(["daemon", "stop"], home.env)).code).toBe(0)
+    } finally {
+      await reaper.reap()
+      home.remove()
+    }
   })
 
   it("with SKCHAT_DAEMON_QUIET=1 logs that it started, but not what it received", async () => {
