@@ -68,26 +68,23 @@ const withPair = async (f: (pair: SyncthingPair) => Promise<void>) => {
 const message = (from: string) =>
   `${JSON.stringify({ id: "x", from, body: "hello over syncthing", at: new Date().toISOString() }, null, 2)}\n`
 
+/** Writes into one side and waits for the same file on the other. */
+const carries = (from: "A" | "B") => async (pair: SyncthingPair) => {
+  const [source, target] = from === "A" ? [pair.dirA, pair.dirB] : [pair.dirB, pair.dirA]
+  const content = message(from)
+  writeViaRename(source, "x.skc.json", content)
+  const tookMs = await waitForFile(join(target, "x.skc.json"), content, pair)
+  console.log(`syncthing ${from} -> ${from === "A" ? "B" : "A"}: x.skc.json arrived in ${tookMs} ms`)
+  expect(readFileSync(join(target, "x.skc.json"), "utf8")).toBe(content)
+  expect(existsSync(join(target, ".x.skc.json.tmp"))).toBe(false)
+}
+
 describe("two Syncthing instances on loopback, one shared folder", () => {
   it("a file written into A (temp, then rename) arrives in B with the same content", async () => {
-    await withPair(async (pair) => {
-      const content = message("A")
-      writeViaRename(pair.dirA, "x.skc.json", content)
-      const tookMs = await waitForFile(join(pair.dirB, "x.skc.json"), content, pair)
-      console.log(`syncthing A -> B: x.skc.json arrived in ${tookMs} ms`)
-      expect(readFileSync(join(pair.dirB, "x.skc.json"), "utf8")).toBe(content)
-      expect(existsSync(join(pair.dirB, ".x.skc.json.tmp"))).toBe(false)
-    })
+    await withPair(carries("A"))
   }, 150_000)
 
   it("a file written into B (temp, then rename) arrives in A with the same content", async () => {
-    await withPair(async (pair) => {
-      const content = message("B")
-      writeViaRename(pair.dirB, "x.skc.json", content)
-      const tookMs = await waitForFile(join(pair.dirA, "x.skc.json"), content, pair)
-      console.log(`syncthing B -> A: x.skc.json arrived in ${tookMs} ms`)
-      expect(readFileSync(join(pair.dirA, "x.skc.json"), "utf8")).toBe(content)
-      expect(existsSync(join(pair.dirA, ".x.skc.json.tmp"))).toBe(false)
-    })
+    await withPair(carries("B"))
   }, 150_000)
 })

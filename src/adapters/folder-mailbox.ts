@@ -102,6 +102,15 @@ const endsLikeJson = (bytes: Uint8Array): boolean => {
   return false
 }
 
+/** Something in the inbox that is not an envelope file: refused unread, and removed once that is recorded. */
+const refusedFile = (file: string, why: string): InboundItem => ({
+  source: file,
+  bytes: new Uint8Array(0),
+  size: 0,
+  refused: rejection("malformed", why),
+  consume: () => remove(file)
+})
+
 /**
  * The envelope files waiting in `dir`, in name order, skipping dot-files (temp files being written). A
  * file is opened without following symlinks and never read past `maxBytes + 1` bytes; anything that is
@@ -126,28 +135,14 @@ export const readEnvelopeFiles = (dir: string, archiveDir: string | undefined, m
     } catch (e) {
       const code = (e as { code?: string }).code
       if (code === "ENOENT") continue // taken by another process meanwhile
-      if (code === "ELOOP") {
-        items.push({
-          source: file,
-          bytes: new Uint8Array(0),
-          size: 0,
-          refused: rejection("malformed", "a symbolic link, not an envelope file (never followed)"),
-          consume: () => remove(file)
-        })
-      }
+      if (code === "ELOOP") items.push(refusedFile(file, "a symbolic link, not an envelope file (never followed)"))
       continue
     }
     try {
       const st = fstatSync(fd)
       if (st.isDirectory()) continue
       if (!st.isFile()) {
-        items.push({
-          source: file,
-          bytes: new Uint8Array(0),
-          size: 0,
-          refused: rejection("malformed", "not a regular file (a pipe, socket or device)"),
-          consume: () => remove(file)
-        })
+        items.push(refusedFile(file, "not a regular file (a pipe, socket or device)"))
         continue
       }
       const bytes = readPrefix(fd, Math.min(st.size, maxBytes) + 1)
