@@ -554,4 +554,34 @@ describe("chatting over the file transport", () => {
       }
     }, TEST_TIMEOUT_MS)
   })
+
+  it("with no transports in config.yml, SKComm's own ~/.skcomm/config.yml is used (its other transports ignored)",
+    async () => {
+      const { alice, bob } = await chat()
+      // Alice as a user of the Python stack: skchat's config names only her identity.
+      writeFileSync(join(alice.dataDir, "config.yml"), `skchat:
+  identity:
+    uri: ${alice.uri}
+`)
+      mkdirSync(join(alice.home, ".skcomm"), { recursive: true })
+      writeFileSync(join(alice.home, ".skcomm", "config.yml"), [
+        "skcomm:",
+        "  identity: { name: alice, fingerprint: null }",
+        "  transports:",
+        "    nostr: { enabled: true, priority: 1, settings: { relays: [\"wss://relay.example\"] } }",
+        "    file:",
+        "      enabled: true",
+        "      priority: 2",
+        "      settings:",
+        `        inbox_path: ${alice.inbox}`,
+        `        outbox_path: ${alice.outbox}`,
+        ""
+      ].join("\n"))
+      const sent = JSON.parse((await ok(alice, "send", "bob", "via the SKComm config", "--json")).stdout) as {
+        delivery_status: string
+      }
+      expect(sent.delivery_status).toBe("sent")
+      expect((await receive(bob)).received).toBe(1)
+      expect((await inbox(bob)).map((m) => m.content)).toEqual(["via the SKComm config"])
+    }, TEST_TIMEOUT_MS)
 })

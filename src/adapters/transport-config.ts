@@ -58,24 +58,29 @@ export const loadTransports = (
 ): Effect.Effect<TransportSetup, ConfigError> =>
   Effect.tryPromise({
     try: async () => {
+      const backoff = config.get("delivery", "retry_backoff")
+      if (backoff !== undefined && (!Array.isArray(backoff) || backoff.length === 0 ||
+        !backoff.every((b) => typeof b === "number" && Number.isFinite(b) && b >= 0))) {
+        throw new ConfigError({
+          message: `${config.file}: skchat.delivery.retry_backoff must be a list of seconds, e.g. [5, 15, 60, 300, 900]`
+        })
+      }
+      const retryBackoff = backoff as ReadonlyArray<number> | undefined
       let section = config.get("transports")
       let file = config.file
+      // SKComm's config names transports skchat does not have (relays, ...): those are its business.
+      let ownConfig = true
       if (section === undefined || section === null) {
         const fallback = await skcommTransports(home)
         if (fallback !== undefined) {
           section = fallback.transports
           file = fallback.file
+          ownConfig = false
         }
       }
       const fail = (message: string): never => {
         throw new ConfigError({ message: `${file}: ${message}` })
       }
-      const backoff = config.get("delivery", "retry_backoff")
-      if (backoff !== undefined && (!Array.isArray(backoff) || backoff.length === 0 ||
-        !backoff.every((b) => typeof b === "number" && Number.isFinite(b) && b >= 0))) {
-        fail("skchat.delivery.retry_backoff must be a list of seconds, e.g. [5, 15, 60, 300, 900]")
-      }
-      const retryBackoff = backoff as ReadonlyArray<number> | undefined
       if (section === undefined || section === null) return { transports: [], source: undefined, retryBackoff }
       if (!isNode(section)) return fail("transports must be a mapping of transport name to settings")
       const base = dirname(file)
@@ -88,6 +93,10 @@ export const loadTransports = (
       const transports: Array<Transport> = []
       for (const [name, raw] of Object.entries(section)) {
         const where = `transports.${name}`
+        if (name !== "file" && name !== "syncthing") {
+          if (ownConfig) return fail(`unknown transport "${name}" (this skchat has: file, syncthing)`)
+          continue
+        }
         if (!isNode(raw)) return fail(`${where} must be a mapping with enabled, priority and settings`)
         const enabled = raw["enabled"] ?? true
         if (typeof enabled !== "boolean") return fail(`${where}.enabled must be true or false`)
@@ -110,7 +119,7 @@ export const loadTransports = (
               ? defaultArchivePath(inboxPath)
               : path(settings["archive_path"], `${where}.settings.archive_path`)
           }))
-        } else if (name === "syncthing") {
+        } else {
           const root = path(settings["root"] ?? settings["sync_root"], `${where}.settings.root`)
           const ownName = settings["name"] ?? folderNameOf(myUri)
           if (typeof ownName !== "string" || folderNameOf(ownName) !== ownName) {
@@ -124,8 +133,6 @@ export const loadTransports = (
               ? undefined
               : path(settings["archive_path"], `${where}.settings.archive_path`)
           }))
-        } else {
-          return fail(`unknown transport "${name}" (this skchat has: file, syncthing)`)
         }
       }
       transports.sort((a, b) => a.priority - b.priority)
