@@ -1,5 +1,5 @@
 import { Clock, Effect } from "effect"
-import { createActor, fromPromise, type InspectionEvent, type Observer, waitFor } from "xstate"
+import { createActor, fromPromise, type InspectionEvent, type Observer } from "xstate"
 import { sealReceipt } from "../adapters/envelope-codec.js"
 import type { OwnKey } from "../adapters/openpgp-crypto.js"
 import { storeError } from "../adapters/sqlite-database.js"
@@ -7,7 +7,7 @@ import type { ChatEvent } from "../domain/chat-event.js"
 import type { ConfigError, IdentityMissing, KeyChanged, PassphraseRequired, StoreError } from "../domain/errors.js"
 import { uuidv7 } from "../domain/message-id.js"
 import { MAX_RECEIPT_IDS, type ReceiptStatus } from "../domain/receipt.js"
-import type { DeliveryQueries } from "../projections/delivery-queries.js"
+import type { DeliveryQueries, DueEnvelope } from "../projections/delivery-queries.js"
 import { type AttemptFailure, deliveryMachine } from "./delivery-machine.js"
 import type { CheckedKey } from "./peer-pins.js"
 import type { Router } from "./transport-router.js"
@@ -51,44 +51,56 @@ export interface OutboxContext {
  * read marks that make us owe them. Part of ChatSystem (it writes only through ChatSystem's `write`).
  */
 export const makeOutbox = (ctx: OutboxContext) => {
-  /** One delivery attempt of one envelope, decided by its delivery machine; the router is the transport. */
-  const attempt = (envelope: { messageId: string; envelopeId: string; recipient: string; envelope: string;
-    attempts: number }, router: Router, now: number, retryBackoff: ReadonlyArray<number> | undefined):
-    Promise<AttemptResult> => {
-    let transport = ""
-    const machine = deliveryMachine.provide({
+  /**
+   * The delivery machine of one round, its transport call being the router: provided once per round (it
+   * cost more than the attempt itself when provided per envelope). The envelopes are found by message id;
+   * what took each one is noted in `took`.
+   */
+  const roundMachine = (due: ReadonlyArray<DueEnvelope>, router: Router, now: number, took: Map<string, string>) => {
+    const byId = new Map(due.map((d) => [d.messageId, d]))
+    return deliveryMachine.provide({
       actors: {
-        deliver: fromPromise(async () => {
+        deliver: fromPromise<void, { readonly messageId: string; readonly attempt: number }>(async ({ input }) => {
+          const envelope = byId.get(input.messageId)!
           try {
-            transport = await router.deliver({
+            took.set(input.messageId, await router.deliver({
               envelopeId: envelope.envelopeId,
               recipient: envelope.recipient,
               text: envelope.envelope
-            })
+            }))
           } catch (e) {
             throw { at: now, reason: e instanceof Error ? e.message : String(e) } satisfies AttemptFailure
           }
         })
       }
     })
+  }
+
+  /** One delivery attempt of one envelope, decided by its delivery machine. */
+  const attempt = (machine: ReturnType<typeof roundMachine>, envelope: DueEnvelope, transports: number,
+    retryBackoff: ReadonlyArray<number> | undefined, took: Map<string, string>): Promise<AttemptResult> => {
     const actor = createActor(machine, {
       ...ctx.watched,
       input: {
         messageId: envelope.messageId,
-        transports: router.transports.length,
+        transports,
         attempt: envelope.attempts,
         ...(retryBackoff === undefined ? {} : { retryBackoff })
       }
-    }).start()
-    actor.send({ type: "ATTEMPT" })
-    return waitFor(actor, (snap) => !snap.matches("sending")).then((snap) => {
-      actor.stop()
-      const c = snap.context
-      if (snap.matches("sent")) return { kind: "sent", transport }
-      if (snap.matches("backingOff") && c.nextAttemptAt !== null) {
-        return { kind: "retry", attempt: c.attempt, nextAttemptAt: c.nextAttemptAt, reason: c.lastError ?? "" }
-      }
-      return { kind: "failed", reason: c.lastError ?? "no transport took it" }
+    })
+    return new Promise((settle) => {
+      actor.subscribe((snap) => {
+        if (snap.matches("pending") || snap.matches("sending")) return
+        actor.stop()
+        const c = snap.context
+        if (snap.matches("sent")) return settle({ kind: "sent", transport: took.get(envelope.messageId) ?? "" })
+        if (snap.matches("backingOff") && c.nextAttemptAt !== null) {
+          return settle({ kind: "retry", attempt: c.attempt, nextAttemptAt: c.nextAttemptAt, reason: c.lastError ?? "" })
+        }
+        settle({ kind: "failed", reason: c.lastError ?? "no transport took it" })
+      })
+      actor.start()
+      actor.send({ type: "ATTEMPT" })
     })
   }
 
@@ -110,9 +122,13 @@ export const makeOutbox = (ctx: OutboxContext) => {
       catch: storeError("cannot read the outbox")
     })
     if (due.length === 0) return none
+    const took = new Map<string, string>()
+    const machine = roundMachine(due, router, now, took)
     const results: Array<AttemptResult> = []
     for (const envelope of due) {
-      results.push(yield* Effect.promise(() => attempt(envelope, router, now, options.retryBackoff)))
+      results.push(yield* Effect.promise(() =>
+        attempt(machine, envelope, router.transports.length, options.retryBackoff, took)
+      ))
     }
     return yield* ctx.write("cannot record deliveries", () => {
       const events: Array<ChatEvent> = []
