@@ -564,6 +564,22 @@ describe("incoming envelopes: every attack refused for its own reason", () => {
     })
   })
 
+  it("refuses SKComm's unsigned ack for one of our messages as unsupported: it moves no delivery status", async () => {
+    const alice = await person("alice", ["bob"])
+    const sent = await sendFrom(alice, { recipient: BOB, content: "did you get this?" })
+    const ack = edited(legacyEnvelope({ from: "bob", to: "alice", content: "x" }), (e) => {
+      e.payload = { content: sent.envelopeId, content_type: "ack", encrypted: false, compressed: false, signature: null }
+      e.routing = { ack_requested: false }
+      e.metadata = { in_reply_to: sent.envelopeId }
+    })
+    setSecurity(alice, { accept_unsigned: true })
+    await using(alice, async (h) => {
+      const outcome = await rejectedWith(h, alice, ack, "unsupported")
+      expect(outcome.detail).toContain("\"ack\"")
+      expect((await h.conversation(BOB)).map((m) => m.delivery_status)).toEqual(["pending"])
+    })
+  })
+
   it("drops a legacy envelope past SKComm's own expiry (metadata.expires_at, routing.ttl): expired", async () => {
     const bob = await person("bob", ["alice"])
     setSecurity(bob, { accept_unsigned: true })

@@ -15,6 +15,7 @@ import {
 } from "../adapters/envelope-codec.js"
 import { type ChainCheck, makeEventLog } from "../adapters/event-log.js"
 import { IdentityKeys } from "../adapters/identity-keys.js"
+import type { PeerKey } from "../adapters/openpgp-crypto.js"
 import { LocalIdentity } from "../adapters/local-identity.js"
 import { PeerRegistry } from "../adapters/peer-registry.js"
 import { quarantine } from "../adapters/quarantine.js"
@@ -303,6 +304,23 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       const { acceptUnsigned, maxBytes } = yield* securitySettings
       const incoming = items.map((i): Incoming => (i instanceof Uint8Array ? { bytes: i } : i))
       const senders = new Map<string, CheckedKey>()
+      // One lookup per sender per batch: a burst is mostly from a few peers.
+      const senderKeys = new Map<string, Promise<Either.Either<PeerKey, Rejection>>>()
+      const senderKey = (uri: string) => {
+        let key = senderKeys.get(uri)
+        if (key === undefined) {
+          key = Effect.runPromise(pins.keyFor(uri, now).pipe(
+            Effect.map((r) => {
+              if ("missing" in r) return Either.left(rejection("unknown_sender", r.missing))
+              senders.set(uri, r.found)
+              return Either.right(r.found.key)
+            }),
+            Effect.catchTag("KeyChanged", (e) => Effect.succeed(Either.left(rejection("key_changed", e.message))))
+          ))
+          senderKeys.set(uri, key)
+        }
+        return key
+      }
       const opened: Array<Opened | OpenedReceipt | Duplicate | Refused> = []
       for (const item of incoming) {
         if (item.refused !== undefined) {
@@ -317,15 +335,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
             acceptUnsigned,
             now,
             seen: envelopeSeen,
-            senderKey: (uri) =>
-              Effect.runPromise(pins.keyFor(uri, now).pipe(
-                Effect.map((r) => {
-                  if ("missing" in r) return Either.left(rejection("unknown_sender", r.missing))
-                  senders.set(uri, r.found)
-                  return Either.right(r.found.key)
-                }),
-                Effect.catchTag("KeyChanged", (e) => Effect.succeed(Either.left(rejection("key_changed", e.message))))
-              ))
+            senderKey
           }, item.size ?? item.bytes.byteLength)
         ))
       }

@@ -160,6 +160,9 @@ export interface Refused extends Rejection {
 
 const decoder = new TextDecoder("utf-8", { fatal: true })
 
+/** SKComm payload types that are protocol chatter, not a chat message (INTEROP.md). */
+const SKCOMM_CONTROL_TYPES = new Set(["ack", "read_receipt", "heartbeat"])
+
 const parseJson = (bytes: Uint8Array, what: string): Either.Either<unknown, Rejection> => {
   try {
     return Either.right(JSON.parse(decoder.decode(bytes)) as unknown)
@@ -364,6 +367,13 @@ const openOrRefuse = async (raw: Uint8Array, size: number, ctx: OpenContext,
     return checkSealed(envelope, doc.right, sender.right, ctx, true, payloadSha256)
   }
 
+  // SKComm's own control envelopes carry no chat message (an ack's content is a bare envelope id). Unsigned,
+  // they cannot vouch for a delivery, so they are not acted on: refused for what they are, not as garbage.
+  const control = envelope.payload.content_type
+  if (SKCOMM_CONTROL_TYPES.has(control)) {
+    return Either.left(rejection("unsupported",
+      `an unsigned SKComm "${control}" envelope (skchat acts only on signed receipts)`))
+  }
   const bytes = utf8.encode(content)
   const doc = parseJson(bytes, "the payload")
   if (Either.isLeft(doc)) return Either.left(doc.left)
