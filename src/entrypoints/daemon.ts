@@ -69,10 +69,6 @@ export const runDaemon = (options: DaemonOptions) =>
     }
 
     const stats = { startedAt: Date.now(), rounds: 0, received: 0, rejected: 0, sent: 0, lastError: null as string | null }
-    // Arrivals wake the loop at once; polling every interval stays as the fallback.
-    const { wait, wake } = yield* makeWakeUps(courier.transports, (dir, e) =>
-      log(`cannot watch ${dir} (${errorLine(e)}): polling every ${options.intervalSeconds}s`, true))
-
     const alreadyRunning = () =>
       new InvalidInput({ message: `a daemon is already running for ${paths.dataDir} (see \`skchat daemon status\`)` })
     // Without our key nothing can be opened or acknowledged: say so now, not in every round. Before the
@@ -80,6 +76,10 @@ export const runDaemon = (options: DaemonOptions) =>
     // running one, so nobody is asked for a passphrase only to be told that.
     if ((yield* Effect.promise(() => askDaemon(paths.dataDir, "status"))) !== undefined) return yield* alreadyRunning()
     yield* chat.unlockKey()
+    // Arrivals wake the loop at once; polling every interval stays as the fallback. (Signals are taken
+    // over only now: a Ctrl+C at the passphrase prompt above still ends the process.)
+    const { wait, wake } = yield* makeWakeUps(courier.transports, (dir, e) =>
+      log(`cannot watch ${dir} (${errorLine(e)}): polling every ${options.intervalSeconds}s`, true))
 
     yield* Effect.acquireRelease(
       Effect.tryPromise({
