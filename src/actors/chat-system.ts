@@ -164,6 +164,44 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
     const commit = (events: ReadonlyArray<ChatEvent>, now: number) => projector.apply(log.append(events, now))
 
     /**
+     * Group commit for sends: the writes of sends in flight together (an agent's burst) go into one
+     * transaction, each in its own savepoint, so one that fails (a key changed meanwhile) fails alone.
+     * A commit's fixed cost (the WAL frames of the log head, checkpoints and index pages) is paid once.
+     */
+    const queued: Array<{ readonly write: () => void; readonly done: (failure: KeyChanged | StoreError | undefined) => void }> = []
+    let drainScheduled = false
+    const drainQueued = () => {
+      drainScheduled = false
+      const batch = queued.splice(0)
+      const failures = new Map<number, KeyChanged>()
+      try {
+        db.transaction(() => {
+          batch.forEach((item, i) => {
+            try {
+              db.transaction(item.write)()
+            } catch (e) {
+              if (!(e instanceof KeyChanged)) throw e
+              failures.set(i, e)
+            }
+          })
+        }).immediate()
+      } catch (e) {
+        const failure = storeError("cannot store the message")(e)
+        for (const item of batch) item.done(failure)
+        return
+      }
+      batch.forEach((item, i) => item.done(failures.get(i)))
+    }
+    const commitTogether = (write: () => void): Effect.Effect<void, KeyChanged | StoreError> =>
+      Effect.async((resume) => {
+        queued.push({ write, done: (failure) => resume(failure === undefined ? Effect.void : Effect.fail(failure)) })
+        if (!drainScheduled) {
+          drainScheduled = true
+          setImmediate(drainQueued)
+        }
+      })
+
+    /**
      * Events recording one message: a new thread first, when an outbound message names one we lack and
      * that `creating` (the threads this batch already creates) does not hold yet.
      */
@@ -226,7 +264,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       const checked = "found" in recipient ? recipient.found : undefined
       const envelopeId = uuidv7(now)
       const sealed = yield* Effect.promise(() => sealEnvelope(message, me, checked?.key, envelopeId))
-      yield* writePinned("cannot store the message", () => {
+      yield* commitTogether(() => {
         const events = checked === undefined ? [] : pins.firstUseEvents(message.recipient, checked)
         events.push(...eventsFor(message, "out", true, now, new Set(), { id: envelopeId, signer: null }))
         commit(events, now)
