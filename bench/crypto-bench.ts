@@ -429,7 +429,7 @@ export const rebuildSealed = async (quick: boolean, scratch: string, report: (li
           verified: true,
           envelope_id: uuidv7(ts),
           signer,
-          payload_sha256: createHash("sha256").update(`payload ${i}`).digest("hex")
+          payload_digest: createHash("sha256").update(`payload ${i}`).digest("hex")
         })
       }
       db.transaction(() => projector.apply(log.append(events, now))).immediate()

@@ -151,7 +151,7 @@ describe("delivery state", () => {
     }),
     ts: at,
     verified,
-    ...(verified ? { envelope_id: `env-${id}`, signer: "f".repeat(40), payload_sha256: "0".repeat(64) } : {})
+    ...(verified ? { envelope_id: `env-${id}`, signer: "f".repeat(40), payload_digest: "0".repeat(64) } : {})
   })
 
   it.effect("retries, receipts owed, read and settled: the rebuilt rows equal the live ones", () =>

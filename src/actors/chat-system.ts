@@ -139,10 +139,10 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
 
     const pins = makePeerPins(db, registry)
     const delivery = makeDeliveryQueries(db)
-    const envelopeRow = db.prepare("SELECT data ->> '$.payload_sha256' AS sha FROM events WHERE envelope_id = ?")
-    const envelopeSeen = (id: string): { payloadSha256: string | null } | undefined => {
+    const envelopeRow = db.prepare("SELECT data ->> '$.payload_digest' AS sha FROM events WHERE envelope_id = ?")
+    const envelopeSeen = (id: string): { payloadDigest: string | null } | undefined => {
       const row = envelopeRow.get(id) as { sha: string | null } | undefined
-      return row === undefined ? undefined : { payloadSha256: row.sha }
+      return row === undefined ? undefined : { payloadDigest: row.sha }
     }
     const messageKnown = db.prepare("SELECT 1 FROM events WHERE message_id = ?").pluck()
     const insertOutbound = db.prepare(
@@ -238,7 +238,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
             verified,
             ...sealed,
             ...(envelope?.signer ? { signer: envelope.signer } : {}),
-            ...(envelope?.sha === undefined ? {} : { payload_sha256: envelope.sha })
+            ...(envelope?.sha === undefined ? {} : { payload_digest: envelope.sha })
           }
       )
       return events
@@ -416,7 +416,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
           const claimed = { id: o.envelopeId, sender: m.sender }
           // Checked again under the write lock: another process may have taken it meanwhile.
           const seen = envelopeSeen(o.envelopeId)
-          if (batch.has(o.envelopeId) || (seen !== undefined && (seen.payloadSha256 ?? o.payloadSha256) === o.payloadSha256)) {
+          if (batch.has(o.envelopeId) || (seen !== undefined && (seen.payloadDigest ?? o.payloadDigest) === o.payloadDigest)) {
             outcomes.push({ status: "duplicate", envelopeId: o.envelopeId, messageId: m.id })
             return
           }
@@ -441,7 +441,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
           }
           batch.add(o.envelopeId).add(m.id)
           events.push(...eventsFor(m, "in", o.verified, now, creating,
-            { id: o.envelopeId, signer: o.signer, sha: o.payloadSha256 }))
+            { id: o.envelopeId, signer: o.signer, sha: o.payloadDigest }))
           outcomes.push({ status: "accepted", message: m, verified: o.verified })
         })
         commit(events, now)

@@ -119,10 +119,10 @@ export interface OpenContext {
   /** The registered, pinned key of a claimed sender, or why there is none we may use. */
   readonly senderKey: (uri: string) => Promise<Either.Either<PeerKey, Rejection>>
   /**
-   * Has the log already accepted this envelope id? Then with the SHA-256 of the payload it came in (null
+   * Has the log already accepted this envelope id? Then with the digest of the payload it came in (null
    * when unknown: our own outbound envelope, or one logged before hashes were kept).
    */
-  readonly seen: (envelopeId: string) => { readonly payloadSha256: string | null } | undefined
+  readonly seen: (envelopeId: string) => { readonly payloadDigest: string | null } | undefined
 }
 
 export interface Opened {
@@ -132,8 +132,8 @@ export interface Opened {
   /** Signed by the claimed sender's pinned key over everything shown (false: a legacy envelope). */
   readonly verified: boolean
   readonly signer: string | null
-  /** SHA-256 of `payload.content` as it arrived: the same envelope again is a duplicate, not a replay. */
-  readonly payloadSha256: string
+  /** A digest of `payload.content` as it arrived: the same envelope again is a duplicate, not a replay. */
+  readonly payloadDigest: string
 }
 
 /** A signed receipt from the recipient of messages we sent. */
@@ -159,6 +159,18 @@ export interface Refused extends Rejection {
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: true })
+
+/**
+ * What tells a redelivered envelope from another payload under a known id: SHA-256 over the payload's
+ * length and its first and last 4 KiB (all of it for a chat message; for a big one, the armored OpenPGP
+ * tail carries its integrity check). Not a security boundary — a duplicate and a replay are both refused;
+ * it decides only whether the refusal is news (quarantined) — so hashing 64 KiB whole would buy nothing.
+ */
+const DIGEST_EDGE = 4096
+const digestOf = (payload: string): string =>
+  createHash("sha256").update(`${payload.length}:`).update(
+    payload.length <= 2 * DIGEST_EDGE ? payload : payload.slice(0, DIGEST_EDGE) + payload.slice(-DIGEST_EDGE)
+  ).digest("hex")
 
 /** SKComm payload types that are protocol chatter, not a chat message (INTEROP.md). */
 const SKCOMM_CONTROL_TYPES = new Set(["ack", "read_receipt", "heartbeat"])
@@ -198,7 +210,7 @@ const inflate = (content: string, maxBytes: number): Either.Either<string, Rejec
  * the signing key by `decrypt`/`verifyDetached` (the sealed sender must equal the claimed one).
  */
 const checkSealed = (envelope: Envelope, doc: unknown, signer: PeerKey, ctx: OpenContext, encrypted: boolean,
-  payloadSha256: string): Either.Either<Opened | OpenedReceipt, Rejection> => {
+  payloadDigest: string): Either.Either<Opened | OpenedReceipt, Rejection> => {
   if (claimsReceipt(doc)) return checkReceipt(envelope, doc, signer, ctx)
   const sealed = readSealed(doc)
   if (Either.isLeft(sealed)) return Either.left(rejection("malformed", `the sealed part: ${sealed.left}`))
@@ -228,7 +240,7 @@ const checkSealed = (envelope: Envelope, doc: unknown, signer: PeerKey, ctx: Ope
     envelopeId: seal.envelope_id,
     verified: true,
     signer: signer.fingerprint,
-    payloadSha256
+    payloadDigest
   })
 }
 
@@ -282,7 +294,7 @@ const legacyExpiry = (envelope: Envelope, now: number): string | undefined => {
 }
 
 /** A legacy SKComm chat message: accepted only where config allows, and never as verified. */
-const openLegacy = (envelope: Envelope, doc: unknown, ctx: OpenContext, payloadSha256: string):
+const openLegacy = (envelope: Envelope, doc: unknown, ctx: OpenContext, payloadDigest: string):
   Either.Either<Opened, Rejection> => {
   if (!ctx.acceptUnsigned) {
     return Either.left(rejection("unsigned_legacy",
@@ -310,7 +322,7 @@ const openLegacy = (envelope: Envelope, doc: unknown, ctx: OpenContext, payloadS
     envelopeId: envelope.envelope_id,
     verified: false,
     signer: null,
-    payloadSha256
+    payloadDigest
   })
 }
 
@@ -330,10 +342,10 @@ const openOrRefuse = async (raw: Uint8Array, size: number, ctx: OpenContext,
   if (!isSafeId(envelope.envelope_id)) {
     return Either.left(rejection("malformed", "the envelope id has characters an id may not have"))
   }
-  const payloadSha256 = createHash("sha256").update(envelope.payload.content).digest("hex")
+  const payloadDigest = digestOf(envelope.payload.content)
   const seen = ctx.seen(envelope.envelope_id)
   if (seen !== undefined) {
-    return seen.payloadSha256 === null || seen.payloadSha256 === payloadSha256
+    return seen.payloadDigest === null || seen.payloadDigest === payloadDigest
       ? Either.right({ _tag: "Duplicate", envelopeId: envelope.envelope_id })
       : Either.left(rejection("replay", `envelope ${envelope.envelope_id} was already received with another payload`))
   }
@@ -356,7 +368,7 @@ const openOrRefuse = async (raw: Uint8Array, size: number, ctx: OpenContext,
       if (Either.isLeft(plain)) return Either.left(plain.left)
       const doc = parseJson(plain.right, "the decrypted content")
       if (Either.isLeft(doc)) return Either.left(doc.left)
-      return claimsSeal(doc.right) ? Either.left(refusal) : openLegacy(envelope, doc.right, ctx, payloadSha256)
+      return claimsSeal(doc.right) ? Either.left(refusal) : openLegacy(envelope, doc.right, ctx, payloadDigest)
     }
     const sender = await ctx.senderKey(envelope.sender)
     if (Either.isLeft(sender)) return orLegacy(sender.left, "unknown_sender")
@@ -364,7 +376,7 @@ const openOrRefuse = async (raw: Uint8Array, size: number, ctx: OpenContext,
     if (Either.isLeft(opened)) return orLegacy(opened.left, "unsigned")
     const doc = parseJson(opened.right, "the decrypted content")
     if (Either.isLeft(doc)) return Either.left(doc.left)
-    return checkSealed(envelope, doc.right, sender.right, ctx, true, payloadSha256)
+    return checkSealed(envelope, doc.right, sender.right, ctx, true, payloadDigest)
   }
 
   // SKComm's own control envelopes carry no chat message (an ack's content is a bare envelope id). Unsigned,
@@ -377,7 +389,7 @@ const openOrRefuse = async (raw: Uint8Array, size: number, ctx: OpenContext,
   const bytes = utf8.encode(content)
   const doc = parseJson(bytes, "the payload")
   if (Either.isLeft(doc)) return Either.left(doc.left)
-  if (!claimsSeal(doc.right)) return openLegacy(envelope, doc.right, ctx, payloadSha256)
+  if (!claimsSeal(doc.right)) return openLegacy(envelope, doc.right, ctx, payloadDigest)
   const signature = envelope.payload.signature
   if (signature === undefined || signature === null || signature.trim() === "") {
     return Either.left(rejection("signature_stripped", "a sealed plaintext message without its signature"))
@@ -386,7 +398,7 @@ const openOrRefuse = async (raw: Uint8Array, size: number, ctx: OpenContext,
   if (Either.isLeft(sender)) return Either.left(sender.left)
   const verified = await verifyDetached(bytes, signature, { uri: envelope.sender, key: sender.right.key })
   if (Either.isLeft(verified)) return Either.left(verified.left)
-  return checkSealed(envelope, doc.right, sender.right, ctx, false, payloadSha256)
+  return checkSealed(envelope, doc.right, sender.right, ctx, false, payloadDigest)
 }
 
 /**

@@ -40,10 +40,11 @@ export const MessageReceived = Schema.TaggedStruct("MessageReceived", {
   envelope_id: Schema.optional(Schema.String),
   signer: Schema.optional(Schema.String),
   /**
-   * SHA-256 of the sealed payload it came in. The same envelope arriving again (at-least-once transports
-   * redeliver after a crash) is a quiet duplicate; another payload under a known envelope id is a replay.
+   * A digest of the sealed payload it came in (envelope-codec.ts `digestOf`). The same envelope arriving
+   * again (at-least-once transports redeliver after a crash) is a quiet duplicate; another payload under a
+   * known envelope id is a replay.
    */
-  payload_sha256: Schema.optional(Schema.String)
+  payload_digest: Schema.optional(Schema.String)
 })
 /** A transport took the envelope (written to an outbox folder, handed to a peer). */
 export const MessageSent = Schema.TaggedStruct("MessageSent", {
