@@ -6,7 +6,7 @@ import { storeError } from "../adapters/sqlite-database.js"
 import type { ChatEvent } from "../domain/chat-event.js"
 import type { ConfigError, IdentityMissing, KeyChanged, PassphraseRequired, StoreError } from "../domain/errors.js"
 import { uuidv7 } from "../domain/message-id.js"
-import { MAX_RECEIPT_IDS, type ReceiptStatus } from "../domain/receipt.js"
+import { MAX_RECEIPT_IDS } from "../domain/receipt.js"
 import type { DeliveryQueries, DueEnvelope } from "../projections/delivery-queries.js"
 import { type AttemptFailure, deliveryMachine } from "./delivery-machine.js"
 import type { CheckedKey } from "./peer-pins.js"
@@ -173,24 +173,22 @@ export const makeOutbox = (ctx: OutboxContext) => {
    */
   const sendReceipts = Effect.fn("Outbox.sendReceipts")(function*(router: Router) {
     if (router.transports.length === 0) return 0
-    const owed = yield* Effect.try({
-      try: () => ctx.delivery.owedReceipts(MAX_RECEIPT_IDS * 20),
+    // By peer and kind: a peer we cannot reach (its key gone) holds up nobody else's receipts.
+    const groups = yield* Effect.try({
+      try: () => ctx.delivery.owedGroups(),
       catch: storeError("cannot read the receipts owed")
     })
-    if (owed.length === 0) return 0
+    if (groups.length === 0) return 0
     const now = yield* Clock.currentTimeMillis
     const me = yield* ctx.unlock()
-    const groups = new Map<string, { peer: string; status: ReceiptStatus; ids: Array<string> }>()
-    for (const r of owed) {
-      const key = `${r.status} ${r.peer}`
-      const group = groups.get(key) ?? { peer: r.peer, status: r.status, ids: [] }
-      group.ids.push(r.messageId)
-      groups.set(key, group)
-    }
     const events: Array<ChatEvent> = []
-    for (const { peer, status, ids } of groups.values()) {
+    for (const { peer, status } of groups) {
       const key = yield* ctx.keyFor(peer, now).pipe(Effect.catchTag("KeyChanged", () => Effect.succeed(undefined)))
       if (key === undefined || "missing" in key) continue
+      const ids = yield* Effect.try({
+        try: () => ctx.delivery.owedTo(peer, status, MAX_RECEIPT_IDS * 20),
+        catch: storeError("cannot read the receipts owed")
+      })
       for (let i = 0; i < ids.length; i += MAX_RECEIPT_IDS) {
         const chunk = ids.slice(i, i + MAX_RECEIPT_IDS)
         const envelopeId = uuidv7(now)

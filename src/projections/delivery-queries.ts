@@ -26,7 +26,10 @@ export interface DeliveryQueries {
   readonly nextRetryAt: () => number | undefined
   /** The earliest TTL deadline of a live message, if any. */
   readonly nextExpiryAt: () => number | undefined
-  readonly owedReceipts: (limit: number) => ReadonlyArray<OwedReceipt>
+  /** Who we owe which kind of receipt: one row per peer and kind. */
+  readonly owedGroups: () => ReadonlyArray<Omit<OwedReceipt, "messageId">>
+  /** The inbound messages from `peer` owing a receipt of `status`, oldest first. */
+  readonly owedTo: (peer: string, status: string, limit: number) => ReadonlyArray<string>
   /** The status of an outbound message to `peer`, or undefined when there is none such. */
   readonly outboundStatus: (messageId: string, peer: string) => string | undefined
   /** Inbound messages among `ids` not yet marked read. */
@@ -51,9 +54,11 @@ export const makeDeliveryQueries = (db: Db): DeliveryQueries => {
     "SELECT min(next_attempt_at) FROM messages WHERE direction = 'out' AND delivery_status = 'pending'"
   ).pluck()
   const nextExpiry = db.prepare("SELECT min(expires_at) FROM messages WHERE expires_at IS NOT NULL").pluck()
-  const owed = db.prepare(`SELECT (SELECT message_id FROM events WHERE seq = m.rowid) AS messageId, m.peer,
-      m.receipt_due AS status
-    FROM messages m WHERE m.receipt_due IS NOT NULL ORDER BY m.peer, m.rowid LIMIT ?`)
+  const groups = db.prepare(
+    "SELECT DISTINCT peer, receipt_due AS status FROM messages WHERE receipt_due IS NOT NULL ORDER BY peer, status"
+  )
+  const owedTo = db.prepare(`SELECT (SELECT message_id FROM events WHERE seq = m.rowid) FROM messages m
+    WHERE m.receipt_due IS NOT NULL AND m.peer = ? AND m.receipt_due = ? ORDER BY m.rowid LIMIT ?`).pluck()
   const outbound = db.prepare(`SELECT delivery_status FROM messages
     WHERE rowid = (SELECT seq FROM events WHERE message_id = ?) AND direction = 'out' AND peer = ?`).pluck()
   const unread = db.prepare(`SELECT e.message_id FROM events e JOIN messages m ON m.rowid = e.seq
@@ -69,7 +74,8 @@ export const makeDeliveryQueries = (db: Db): DeliveryQueries => {
         Array<DueEnvelope>,
     nextRetryAt: () => (nextRetry.get() as number | null) ?? undefined,
     nextExpiryAt: () => (nextExpiry.get() as number | null) ?? undefined,
-    owedReceipts: (limit) => owed.all(limit) as Array<OwedReceipt>,
+    owedGroups: () => groups.all() as Array<Omit<OwedReceipt, "messageId">>,
+    owedTo: (peer, status, limit) => owedTo.all(peer, status, limit) as Array<string>,
     outboundStatus: (messageId, peer) => outbound.get(messageId, peer) as string | undefined,
     unread: (ids) => unread.all(JSON.stringify(ids)) as Array<string>,
     settled: (messageId) => {
