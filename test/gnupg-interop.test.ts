@@ -45,6 +45,8 @@ const gpg = (args: ReadonlyArray<string>, input?: string): Promise<GpgResult> =>
       const code = error === null ? 0 : typeof error.code === "number" ? error.code : 1
       resolve({ code, stdout: String(stdout), stderr: String(stderr) })
     })
+    // gpg may exit before it reads its input (a refusal, say): a closed pipe is its answer, not an error here.
+    child.stdin?.on("error", () => {})
     child.stdin?.end(input ?? "")
   })
 
