@@ -3,7 +3,8 @@ import { Effect, TestClock } from "effect"
 import { afterEach, beforeEach, describe, it } from "vitest"
 import { createActor, fromPromise, SimulatedClock, waitFor } from "xstate"
 import { ChatSystem } from "../src/actors/chat-system.js"
-import { type AttemptFailure, deliveryMachine, RETRY_BACKOFF_SECONDS } from "../src/actors/delivery-machine.js"
+import { type AttemptFailure, deliveryMachine } from "../src/actors/delivery-machine.js"
+import { SKCOMM_RETRY_BACKOFF } from "../src/domain/envelope.js"
 import { ChatHistory, historyLayer } from "../src/entrypoints/chat-history.js"
 import { provisionStore } from "./support/identities.js"
 import { makeTempHome, type TempHome } from "./support/temp-home.js"
@@ -153,7 +154,7 @@ describe("delivery machine", () => {
       clock.increment(1)
     }
     await waitFor(actor, (s) => s.matches("failed"))
-    expect(waits).toEqual(RETRY_BACKOFF_SECONDS.slice(0, 3).map((s) => s * 1000))
+    expect(waits).toEqual(SKCOMM_RETRY_BACKOFF.slice(0, 3).map((s) => s * 1000))
     expect(attempts.map((a) => a.attempt)).toEqual([1, 2, 3, 4])
     expect(actor.getSnapshot().status).toBe("done")
     expect(actor.getSnapshot().context.lastError).toBe("attempt 4 refused")

@@ -7,6 +7,7 @@ import { SkchatConfig } from "../adapters/config-file.js"
 import { makeContentVault } from "../adapters/content-vault.js"
 import {
   type Duplicate,
+  isRedelivery,
   openEnvelope,
   type Opened,
   type OpenedReceipt,
@@ -38,6 +39,7 @@ import { makeProjector } from "../projections/projector.js"
 import { expiryMachine } from "./expiry-machine.js"
 import { makeOutbox } from "./outbox.js"
 import { type CheckedKey, makePeerPins } from "./peer-pins.js"
+import { makeTickBatch } from "./tick-batch.js"
 
 export type SendInput = Omit<ComposeInput, "sender" | "encrypted"> & {
   /** Send unencrypted on purpose (still signed); the message is marked so. Never the default. */
@@ -139,10 +141,10 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
 
     const pins = makePeerPins(db, registry)
     const delivery = makeDeliveryQueries(db)
-    const envelopeRow = db.prepare("SELECT data ->> '$.payload_digest' AS sha FROM events WHERE envelope_id = ?")
+    const envelopeRow = db.prepare("SELECT data ->> '$.payload_digest' AS digest FROM events WHERE envelope_id = ?")
     const envelopeSeen = (id: string): { payloadDigest: string | null } | undefined => {
-      const row = envelopeRow.get(id) as { sha: string | null } | undefined
-      return row === undefined ? undefined : { payloadDigest: row.sha }
+      const row = envelopeRow.get(id) as { digest: string | null } | undefined
+      return row === undefined ? undefined : { payloadDigest: row.digest }
     }
     const messageKnown = db.prepare("SELECT 1 FROM events WHERE message_id = ?").pluck()
     const insertOutbound = db.prepare(
@@ -168,17 +170,13 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
      * transaction, each in its own savepoint, so one that fails (a key changed meanwhile) fails alone.
      * A commit's fixed cost (the WAL frames of the log head, checkpoints and index pages) is paid once.
      */
-    const queued: Array<{ readonly write: () => void; readonly done: (failure: KeyChanged | StoreError | undefined) => void }> = []
-    let drainScheduled = false
-    const drainQueued = () => {
-      drainScheduled = false
-      const batch = queued.splice(0)
+    const commitTogether = makeTickBatch<() => void, KeyChanged | StoreError | undefined>(async (writes) => {
       const failures = new Map<number, KeyChanged>()
       try {
         db.transaction(() => {
-          batch.forEach((item, i) => {
+          writes.forEach((w, i) => {
             try {
-              db.transaction(item.write)()
+              db.transaction(w)()
             } catch (e) {
               if (!(e instanceof KeyChanged)) throw e
               failures.set(i, e)
@@ -186,20 +184,10 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
           })
         }).immediate()
       } catch (e) {
-        const failure = storeError("cannot store the message")(e)
-        for (const item of batch) item.done(failure)
-        return
+        return writes.map(() => storeError("cannot store the message")(e))
       }
-      batch.forEach((item, i) => item.done(failures.get(i)))
-    }
-    const commitTogether = (write: () => void): Effect.Effect<void, KeyChanged | StoreError> =>
-      Effect.async((resume) => {
-        queued.push({ write, done: (failure) => resume(failure === undefined ? Effect.void : Effect.fail(failure)) })
-        if (!drainScheduled) {
-          drainScheduled = true
-          setImmediate(drainQueued)
-        }
-      })
+      return writes.map((_, i) => failures.get(i))
+    })
 
     /**
      * Events recording one message: a new thread first, when an outbound message names one we lack and
@@ -207,7 +195,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
      */
     const eventsFor = (message: ChatMessage, direction: "in" | "out", verified: boolean, now: number,
       creating: Set<string> = new Set(),
-      envelope: { id: string; signer: string | null; sha?: string } | undefined = undefined):
+      envelope: { id: string; signer: string | null; digest?: string } | undefined = undefined):
       Array<ChatEvent> => {
       const events: Array<ChatEvent> = []
       if (
@@ -238,7 +226,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
             verified,
             ...sealed,
             ...(envelope?.signer ? { signer: envelope.signer } : {}),
-            ...(envelope?.sha === undefined ? {} : { payload_digest: envelope.sha })
+            ...(envelope?.digest === undefined ? {} : { payload_digest: envelope.digest })
           }
       )
       return events
@@ -264,12 +252,13 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       const checked = "found" in recipient ? recipient.found : undefined
       const envelopeId = uuidv7(now)
       const sealed = yield* Effect.promise(() => sealEnvelope(message, me, checked?.key, envelopeId))
-      yield* commitTogether(() => {
+      const failure = yield* commitTogether(() => {
         const events = checked === undefined ? [] : pins.firstUseEvents(message.recipient, checked)
         events.push(...eventsFor(message, "out", true, now, new Set(), { id: envelopeId, signer: null }))
         commit(events, now)
         insertOutbound.run(message.id, envelopeId, message.recipient, sealed.text)
       })
+      if (failure !== undefined) return yield* failure
       return {
         message,
         envelopeId,
@@ -340,7 +329,11 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       const now = yield* Clock.currentTimeMillis
       const me = yield* keys.unlock()
       const { acceptUnsigned, maxBytes } = yield* securitySettings
-      const incoming = items.map((i): Incoming => (i instanceof Uint8Array ? { bytes: i } : i))
+      const incoming = items.map((i) =>
+        i instanceof Uint8Array
+          ? { bytes: i, size: i.byteLength, refused: undefined }
+          : { bytes: i.bytes, size: i.size ?? i.bytes.byteLength, refused: i.refused }
+      )
       const senders = new Map<string, CheckedKey>()
       // One lookup per sender per batch: a burst is mostly from a few peers.
       const senderKeys = new Map<string, Promise<Either.Either<PeerKey, Rejection>>>()
@@ -374,7 +367,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
             now,
             seen: envelopeSeen,
             senderKey
-          }, item.size ?? item.bytes.byteLength)
+          }, item.size)
         ))
       }
       // Crypto is done; the outcomes are recorded in one transaction (refused envelopes quarantined first).
@@ -385,9 +378,9 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
         const batch = new Set<string>()
         // Outbound statuses as this batch's receipts leave them (two receipts for one message in a batch).
         const statuses = new Map<string, DeliveryStatus>()
-        const refuse = (item: Incoming, why: Rejection, claimed: { id: string | null; sender: string | null }) => {
-          const { event, outcome } = refusal(why, claimed, item.bytes, item.size ?? item.bytes.byteLength,
-            paths.quarantineDir, now)
+        const refuse = (item: { bytes: Uint8Array; size: number }, why: Rejection,
+          claimed: { id: string | null; sender: string | null }) => {
+          const { event, outcome } = refusal(why, claimed, item.bytes, item.size, paths.quarantineDir, now)
           events.push(event)
           outcomes.push(outcome)
         }
@@ -416,7 +409,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
           const claimed = { id: o.envelopeId, sender: m.sender }
           // Checked again under the write lock: another process may have taken it meanwhile.
           const seen = envelopeSeen(o.envelopeId)
-          if (batch.has(o.envelopeId) || (seen !== undefined && (seen.payloadDigest ?? o.payloadDigest) === o.payloadDigest)) {
+          if (batch.has(o.envelopeId) || (seen !== undefined && isRedelivery(seen, o.payloadDigest))) {
             outcomes.push({ status: "duplicate", envelopeId: o.envelopeId, messageId: m.id })
             return
           }
@@ -441,7 +434,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
           }
           batch.add(o.envelopeId).add(m.id)
           events.push(...eventsFor(m, "in", o.verified, now, creating,
-            { id: o.envelopeId, signer: o.signer, sha: o.payloadDigest }))
+            { id: o.envelopeId, signer: o.signer, digest: o.payloadDigest }))
           outcomes.push({ status: "accepted", message: m, verified: o.verified })
         })
         commit(events, now)

@@ -2,9 +2,11 @@ import { Effect, type Exit, Runtime } from "effect"
 import { Transports } from "../adapters/transport-config.js"
 import type { Disposal, InboundItem } from "../adapters/transport.js"
 import type { ChatMessage } from "../domain/chat-message.js"
+import { errorLine } from "../domain/error-line.js"
 import type { StoreError } from "../domain/errors.js"
 import { ChatSystem, type ReceiveOutcome } from "./chat-system.js"
 import type { DeliveryRound } from "./outbox.js"
+import { makeTickBatch } from "./tick-batch.js"
 import { makeRouter } from "./transport-router.js"
 
 /** Envelopes read and recorded per transaction: a crash re-reads at most this many (as duplicates). */
@@ -40,8 +42,6 @@ export interface ReceiveSummary {
  */
 const disposalOf = (outcome: ReceiveOutcome): Disposal =>
   outcome.status === "accepted" && outcome.message.ttl === null ? "archive" : "delete"
-
-const errorLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!
 
 /**
  * Moves envelopes between ChatSystem and the configured transports: polls them, records what arrived,
@@ -136,37 +136,14 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
     /**
      * Delivers one just-sent message, together with whatever else was sent meanwhile: concurrent senders
      * (an agent with many messages in flight) share one outbox round, one query and one commit, instead
-     * of one each. Resolves with the round its message went out in.
+     * of one each. Answers with the round its message went out in.
      */
     const run = Runtime.runPromiseExit(yield* Effect.runtime<never>())
-    type Round = Promise<Exit.Exit<DeliveryRound, StoreError>>
-    // Handed over wrapped: resolving a promise with a promise would wait for it instead.
-    const waiting: Array<{ id: string; done: (handle: { readonly round: Round }) => void }> = []
-    let draining = false
-    const drain = async () => {
-      draining = true
-      while (waiting.length > 0) {
-        const batch = waiting.splice(0)
-        const round = run(deliver(batch.map((w) => w.id)))
-        for (const w of batch) w.done({ round })
-        await round
-      }
-      draining = false
-    }
-    const deliverSoon = (messageId: string) =>
-      Effect.flatMap(
-        Effect.promise(() =>
-          new Promise<{ readonly round: Round }>((done) => {
-            waiting.push({ id: messageId, done })
-            // After the current tick: the other sends in flight join the same round.
-            if (!draining) {
-              draining = true
-              setImmediate(() => void drain())
-            }
-          })
-        ),
-        ({ round }) => Effect.flatten(Effect.promise(() => round))
-      )
+    const deliverTogether = makeTickBatch<string, Exit.Exit<DeliveryRound, StoreError>>(async (ids) => {
+      const round = await run(deliver(ids))
+      return ids.map(() => round)
+    })
+    const deliverSoon = (messageId: string) => Effect.flatten(deliverTogether(messageId))
 
     return {
       transports: setup.transports,

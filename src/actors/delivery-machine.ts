@@ -1,4 +1,5 @@
 import { assign, fromPromise, setup } from "xstate"
+import { SKCOMM_RETRY_BACKOFF } from "../domain/envelope.js"
 
 export interface DeliveryInput {
   readonly messageId: string
@@ -23,8 +24,6 @@ export interface AttemptFailure {
   readonly reason: string
 }
 
-/** Seconds between attempts, as SKComm's `routing.retry_backoff` default. */
-export const RETRY_BACKOFF_SECONDS: ReadonlyArray<number> = [5, 15, 60, 300, 900]
 
 interface DeliveryContext {
   readonly messageId: string
@@ -78,8 +77,8 @@ export const deliveryMachine = setup({
     messageId: input.messageId,
     transports: input.transports,
     attempt: input.attempt ?? 0,
-    retryBackoff: input.retryBackoff ?? RETRY_BACKOFF_SECONDS,
-    maxAttempts: input.maxAttempts ?? (input.retryBackoff ?? RETRY_BACKOFF_SECONDS).length + 1,
+    retryBackoff: input.retryBackoff ?? SKCOMM_RETRY_BACKOFF,
+    maxAttempts: input.maxAttempts ?? (input.retryBackoff ?? SKCOMM_RETRY_BACKOFF).length + 1,
     nextAttemptAt: input.nextAttemptAt ?? null,
     clockAt: input.nextAttemptAt === undefined ? null : input.now ?? input.nextAttemptAt,
     lastError: null

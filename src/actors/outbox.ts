@@ -4,6 +4,7 @@ import { sealReceipt } from "../adapters/envelope-codec.js"
 import type { OwnKey } from "../adapters/openpgp-crypto.js"
 import { storeError } from "../adapters/sqlite-database.js"
 import type { ChatEvent } from "../domain/chat-event.js"
+import { errorLine } from "../domain/error-line.js"
 import type { ConfigError, IdentityMissing, KeyChanged, PassphraseRequired, StoreError } from "../domain/errors.js"
 import { uuidv7 } from "../domain/message-id.js"
 import { MAX_RECEIPT_IDS } from "../domain/receipt.js"
@@ -69,7 +70,7 @@ export const makeOutbox = (ctx: OutboxContext) => {
               text: envelope.envelope
             }))
           } catch (e) {
-            throw { at: now, reason: e instanceof Error ? e.message : String(e) } satisfies AttemptFailure
+            throw { at: now, reason: errorLine(e) } satisfies AttemptFailure
           }
         })
       }

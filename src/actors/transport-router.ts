@@ -1,4 +1,5 @@
 import type { OutboundEnvelope, Transport } from "../adapters/transport.js"
+import { errorLine } from "../domain/error-line.js"
 
 /** After this many failures in a row a transport cools down: it is tried only when nothing else is left. */
 export const FAILURES_BEFORE_COOLDOWN = 3
@@ -47,7 +48,7 @@ export const makeRouter = (transports: ReadonlyArray<Transport>, clock: () => nu
         } catch (e) {
           h.failures += 1
           if (h.failures >= FAILURES_BEFORE_COOLDOWN) h.coolUntil = clock() + COOLDOWN_MS
-          reasons.push(`${t.name}: ${(e instanceof Error ? e.message : String(e)).split("\n")[0]}`)
+          reasons.push(`${t.name}: ${errorLine(e)}`)
         }
       }
       throw new Error(reasons.join("; "))

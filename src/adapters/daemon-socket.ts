@@ -2,6 +2,7 @@ import { createHash } from "node:crypto"
 import { unlinkSync } from "node:fs"
 import { connect, createServer, type Server } from "node:net"
 import { join, resolve } from "node:path"
+import { errorLine } from "../domain/error-line.js"
 
 /**
  * The daemon's lock and control line: a Unix socket only one process can listen on per data dir. On Linux
@@ -48,7 +49,7 @@ export const listenDaemonSocket = async (
       const command = buffer.slice(0, newline).trim()
       handle(command).then(
         (reply) => socket.end(`${JSON.stringify(reply)}\n`),
-        (e) => socket.end(`${JSON.stringify({ error: e instanceof Error ? e.message : String(e) })}\n`)
+        (e) => socket.end(`${JSON.stringify({ error: errorLine(e) })}\n`)
       )
     })
   })

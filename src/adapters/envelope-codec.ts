@@ -4,8 +4,16 @@ import { gunzipSync } from "node:zlib"
 import { canonicalJson } from "../domain/canonical-json.js"
 import { type ChatMessage, decodeChatMessage } from "../domain/chat-message.js"
 import { expiresAtMillis } from "../domain/compose-message.js"
-import { headerMismatch, makeEnvelope, readEnvelope, type Envelope } from "../domain/envelope.js"
+import {
+  type Envelope,
+  firstDisagreement,
+  headerMismatch,
+  makeEnvelope,
+  readEnvelope,
+  skcommEnvelope
+} from "../domain/envelope.js"
 import { type Rejection, rejection } from "../domain/envelope-rejection.js"
+import { errorLine } from "../domain/error-line.js"
 import { isSafeId } from "../domain/message-id.js"
 import { claimsReceipt, readReceipt, receiptContentType, type ReceiptSeal, type ReceiptStatus } from "../domain/receipt.js"
 import { claimsSeal, readSealed, type Seal, sealedDocument } from "../domain/sealed-message.js"
@@ -93,18 +101,21 @@ export const sealReceipt = async (
     seal
   }
   const content = await signAndEncrypt(utf8.encode(canonicalJson(doc)), me, [peer.key])
-  const envelope = {
-    skcomm_version: "1.0.0",
-    envelope_id: envelopeId,
+  const envelope = skcommEnvelope({
+    envelopeId,
     sender: receipt.from,
     recipient: receipt.to,
-    payload: { content, content_type: receiptContentType(receipt.status), encrypted: true, compressed: false,
-      signature: null },
-    routing: { mode: "failover", preferred_transports: [], retry_max: 5, retry_backoff: [5, 15, 60, 300, 900],
-      ttl: 30 * 24 * 3600, ack_requested: false },
-    metadata: { thread_id: null, in_reply_to: null, urgency: "normal", created_at: createdAt, expires_at: null,
-      attempt: 0, delivered_via: null }
-  }
+    contentType: receiptContentType(receipt.status),
+    encrypted: true,
+    content,
+    signature: null,
+    ttl: null,
+    ackRequested: false,
+    threadId: null,
+    inReplyTo: null,
+    createdAt,
+    expiresAt: null
+  })
   return { envelopeId, text: JSON.stringify(envelope, null, 2) }
 }
 
@@ -171,6 +182,14 @@ const digestOf = (payload: string): string =>
   createHash("sha256").update(`${payload.length}:`).update(
     payload.length <= 2 * DIGEST_EDGE ? payload : payload.slice(0, DIGEST_EDGE) + payload.slice(-DIGEST_EDGE)
   ).digest("hex")
+
+/**
+ * An envelope id the log already holds, arriving again: the same payload is a redelivery (at-least-once
+ * transports), another payload a replay. A payload of unknown digest (our own envelope, or logged before
+ * digests were kept) counts as the same.
+ */
+export const isRedelivery = (seen: { readonly payloadDigest: string | null }, payloadDigest: string): boolean =>
+  seen.payloadDigest === null || seen.payloadDigest === payloadDigest
 
 /** SKComm payload types that are protocol chatter, not a chat message (INTEROP.md). */
 const SKCOMM_CONTROL_TYPES = new Set(["ack", "read_receipt", "heartbeat"])
@@ -250,17 +269,12 @@ const checkReceipt = (envelope: Envelope, doc: unknown, signer: PeerKey, ctx: Op
   const read = readReceipt(doc)
   if (Either.isLeft(read)) return Either.left(rejection("malformed", `the receipt: ${read.left}`))
   const r = read.right
-  const checks: ReadonlyArray<readonly [string, unknown, unknown]> = [
+  const mismatch = firstDisagreement([
     ["envelope_id", envelope.envelope_id, r.seal.envelope_id],
     ["sender", envelope.sender, r.sender],
     ["recipient", envelope.recipient, r.recipient]
-  ]
-  for (const [field, outer, sealed] of checks) {
-    if (outer !== sealed) {
-      return Either.left(rejection("header_mismatch",
-        `outer ${field} ${JSON.stringify(outer)} disagrees with the signed ${JSON.stringify(sealed)}`))
-    }
-  }
+  ])
+  if (mismatch !== undefined) return Either.left(rejection("header_mismatch", mismatch))
   if (r.seal.sender_fingerprint !== signer.fingerprint) {
     return Either.left(rejection("header_mismatch", "the seal names a sender key other than the one that signed it"))
   }
@@ -345,7 +359,7 @@ const openOrRefuse = async (raw: Uint8Array, size: number, ctx: OpenContext,
   const payloadDigest = digestOf(envelope.payload.content)
   const seen = ctx.seen(envelope.envelope_id)
   if (seen !== undefined) {
-    return seen.payloadDigest === null || seen.payloadDigest === payloadDigest
+    return isRedelivery(seen, payloadDigest)
       ? Either.right({ _tag: "Duplicate", envelopeId: envelope.envelope_id })
       : Either.left(rejection("replay", `envelope ${envelope.envelope_id} was already received with another payload`))
   }
@@ -412,7 +426,7 @@ export const openEnvelope = async (raw: Uint8Array, ctx: OpenContext, size = raw
   try {
     outcome = await openOrRefuse(raw, size, ctx, claimed)
   } catch (e) {
-    outcome = Either.left(rejection("malformed", `unreadable: ${e instanceof Error ? e.message : String(e)}`))
+    outcome = Either.left(rejection("malformed", `unreadable: ${errorLine(e)}`))
   }
   return Either.isRight(outcome)
     ? outcome.right

@@ -14,6 +14,7 @@ import {
 } from "node:fs"
 import { join } from "node:path"
 import { rejection } from "../domain/envelope-rejection.js"
+import { errorLine } from "../domain/error-line.js"
 import { isSafeId } from "../domain/message-id.js"
 import { type Disposal, type InboundItem, TransportFailure } from "./transport.js"
 
@@ -26,8 +27,6 @@ const SUFFIX = ".skc.json"
 
 /** A file this young that does not end like a JSON document is probably still being copied in. */
 const SETTLE_MS = 2000
-
-const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!
 
 /**
  * Writes an envelope as `<dir>/<id>.skc.json`: a dot-file first, then a rename, so a reader never sees
@@ -47,7 +46,7 @@ export const writeEnvelopeFile = (dir: string, envelopeId: string, text: string)
     } catch {
       // nothing was left behind
     }
-    throw new TransportFailure(`cannot write to ${dir}: ${errorText(e)}`)
+    throw new TransportFailure(`cannot write to ${dir}: ${errorLine(e)}`)
   }
 }
 
@@ -123,7 +122,7 @@ export const readEnvelopeFiles = (dir: string, archiveDir: string | undefined, m
     names = readdirSync(dir).filter((n) => n.endsWith(SUFFIX) && !n.startsWith(".")).sort()
   } catch (e) {
     if (isMissing(e)) return []
-    throw new TransportFailure(`cannot read ${dir}: ${errorText(e)}`)
+    throw new TransportFailure(`cannot read ${dir}: ${errorLine(e)}`)
   }
   const items: Array<InboundItem> = []
   for (const name of names) {

@@ -2,6 +2,7 @@ import { Context, Effect, Either, Layer, Schema } from "effect"
 import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { userInfo } from "node:os"
 import { dirname, isAbsolute, join } from "node:path"
+import { errorLine } from "../domain/error-line.js"
 import { ConfigError, IdentityExists, IdentityMissing, InvalidInput, PassphraseRequired } from "../domain/errors.js"
 import { isCapauthUri, uriFromIdentity } from "../domain/identity-uri.js"
 import { writeConfigValue } from "./config-file.js"
@@ -37,7 +38,6 @@ export interface InitResult {
 }
 
 const decodeRecord = Schema.decodeUnknownEither(KeyRecord)
-const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e))
 
 const readText = (file: string): string | undefined => {
   try {
@@ -55,7 +55,7 @@ const writeAtomic = (file: string, text: string, mode: number) => {
   renameSync(tmp, file)
 }
 
-const configError = (what: string) => (e: unknown) => new ConfigError({ message: `${what}: ${errorText(e)}` })
+const configError = (what: string) => (e: unknown) => new ConfigError({ message: `${what}: ${errorLine(e)}` })
 
 interface SkcapstoneIdentity {
   readonly name?: string
@@ -110,7 +110,7 @@ export class IdentityKeys extends Context.Tag("skchat/IdentityKeys")<IdentityKey
                 if (again !== first) throw new Error("the two passphrases differ")
                 return first
               },
-              catch: (e) => new PassphraseRequired({ message: errorText(e) })
+              catch: (e) => new PassphraseRequired({ message: errorLine(e) })
             })
           })
 

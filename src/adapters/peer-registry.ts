@@ -1,6 +1,7 @@
 import { Context, Effect, Either, Layer, Schema } from "effect"
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { errorLine } from "../domain/error-line.js"
 import { UnknownRecipient } from "../domain/errors.js"
 import { isCapauthUri } from "../domain/identity-uri.js"
 import { closeMatches, type Peer, peerAnswersTo, PeerFile, peerUri } from "../domain/peer.js"
@@ -29,7 +30,7 @@ const readPeerFile = (file: string, fileName: string): FileReading => {
     const st = statSync(file)
     stamp = `${st.size}:${st.mtimeMs}:${st.ino}`
   } catch (e) {
-    return { reason: e instanceof Error ? e.message : String(e) }
+    return { reason: errorLine(e) }
   }
   const known = readings.get(file)
   if (known !== undefined && known.stamp === stamp) return known.reading
@@ -40,7 +41,7 @@ const readPeerFile = (file: string, fileName: string): FileReading => {
       ? { reason: "not a peer record (needs at least a \"name\")" }
       : { peer: { ...decoded.right, fileName, uri: peerUri(decoded.right) } }
   } catch (e) {
-    reading = { reason: e instanceof Error ? e.message : String(e) }
+    reading = { reason: errorLine(e) }
   }
   readings.set(file, { stamp, reading })
   return reading

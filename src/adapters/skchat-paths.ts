@@ -34,6 +34,10 @@ export const pathsFromEnv = (env: NodeJS.ProcessEnv): Paths => {
   }
 }
 
+/** A path from config or the environment with a leading `~` taken as the home directory. */
+export const expandHome = (path: string, home: string): string =>
+  path === "~" ? home : path.startsWith("~/") ? join(home, path.slice(2)) : path
+
 export class SkchatPaths extends Context.Tag("skchat/SkchatPaths")<SkchatPaths, Paths>() {
   static readonly fromEnv = (env: NodeJS.ProcessEnv) => Layer.sync(SkchatPaths, () => pathsFromEnv(env))
 }

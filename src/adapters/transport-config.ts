@@ -5,7 +5,7 @@ import { ConfigError } from "../domain/errors.js"
 import { SkchatConfig } from "./config-file.js"
 import { defaultArchivePath, fileTransport } from "./file-transport.js"
 import { LocalIdentity } from "./local-identity.js"
-import { SkchatPaths } from "./skchat-paths.js"
+import { expandHome, SkchatPaths } from "./skchat-paths.js"
 import { folderNameOf, syncthingTransport } from "./syncthing-transport.js"
 import type { Transport } from "./transport.js"
 
@@ -86,8 +86,7 @@ export const loadTransports = (
       const base = dirname(file)
       const path = (value: unknown, what: string): string => {
         if (typeof value !== "string" || value.trim() === "") return fail(`${what} must be a folder path`)
-        const p = value.trim()
-        const expanded = p === "~" ? home : p.startsWith("~/") ? join(home, p.slice(2)) : p
+        const expanded = expandHome(value.trim(), home)
         return isAbsolute(expanded) ? expanded : resolve(base, expanded)
       }
       const transports: Array<Transport> = []

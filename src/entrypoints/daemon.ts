@@ -5,6 +5,7 @@ import { ChatSystem } from "../actors/chat-system.js"
 import { Courier, type ReceiveSummary } from "../actors/courier.js"
 import { askDaemon, DaemonAlreadyRunning, listenDaemonSocket } from "../adapters/daemon-socket.js"
 import { SkchatPaths } from "../adapters/skchat-paths.js"
+import { errorLine } from "../domain/error-line.js"
 import { InvalidInput } from "../domain/errors.js"
 import { makeWakeUps } from "./wake-ups.js"
 
@@ -27,8 +28,6 @@ const COALESCE_MS = 10
 
 /** Longest a delivery receipt waits while messages keep arriving. */
 const RECEIPT_PAUSE_MS = 1000
-
-const errorLine = (e: unknown) => (e instanceof Error ? e.message : String(e)).split("\n")[0]!
 
 const describeReceive = (s: ReceiveSummary): ReadonlyArray<string> => {
   const lines: Array<string> = []

@@ -11,9 +11,8 @@ export interface DueEnvelope {
   readonly attempts: number
 }
 
-/** An inbound message whose sender we still owe a receipt. */
-export interface OwedReceipt {
-  readonly messageId: string
+/** A sender we owe receipts of one kind (for one or more of their messages). */
+export interface OwedReceipts {
   readonly peer: string
   readonly status: ReceiptStatus
 }
@@ -27,9 +26,9 @@ export interface DeliveryQueries {
   /** The earliest TTL deadline of a live message, if any. */
   readonly nextExpiryAt: () => number | undefined
   /** Who we owe which kind of receipt: one row per peer and kind. */
-  readonly owedGroups: () => ReadonlyArray<Omit<OwedReceipt, "messageId">>
+  readonly owedGroups: () => ReadonlyArray<OwedReceipts>
   /** The inbound messages from `peer` owing a receipt of `status`, oldest first. */
-  readonly owedTo: (peer: string, status: string, limit: number) => ReadonlyArray<string>
+  readonly owedTo: (peer: string, status: ReceiptStatus, limit: number) => ReadonlyArray<string>
   /** The status of an outbound message to `peer`, or undefined when there is none such. */
   readonly outboundStatus: (messageId: string, peer: string) => string | undefined
   /** Inbound messages among `ids` not yet marked read. */
@@ -39,17 +38,15 @@ export interface DeliveryQueries {
 }
 
 export const makeDeliveryQueries = (db: Db): DeliveryQueries => {
-  const due = db.prepare(`SELECT o.message_id AS messageId, o.envelope_id AS envelopeId, o.recipient, o.envelope,
-      m.attempts
+  // The same envelopes two ways: every pending one due (walking the outbox index), or due among `ids`.
+  const DUE_COLUMNS = `o.message_id AS messageId, o.envelope_id AS envelopeId, o.recipient, o.envelope, m.attempts`
+  const IS_DUE = `m.delivery_status = 'pending' AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= @now)`
+  const due = db.prepare(`SELECT ${DUE_COLUMNS}
     FROM messages m JOIN outbound_envelopes o ON o.message_id = (SELECT message_id FROM events WHERE seq = m.rowid)
-    WHERE m.direction = 'out' AND m.delivery_status = 'pending' AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= @now)
-    ORDER BY m.ts, m.rowid LIMIT @limit`)
-  const dueAmong = db.prepare(`SELECT o.message_id AS messageId, o.envelope_id AS envelopeId, o.recipient, o.envelope,
-      m.attempts
+    WHERE m.direction = 'out' AND ${IS_DUE} ORDER BY m.ts, m.rowid LIMIT @limit`)
+  const dueAmong = db.prepare(`SELECT ${DUE_COLUMNS}
     FROM outbound_envelopes o JOIN messages m ON m.rowid = (SELECT seq FROM events WHERE message_id = o.message_id)
-    WHERE o.message_id IN (SELECT value FROM json_each(@ids)) AND m.delivery_status = 'pending'
-      AND (m.next_attempt_at IS NULL OR m.next_attempt_at <= @now)
-    ORDER BY m.ts, m.rowid LIMIT @limit`)
+    WHERE o.message_id IN (SELECT value FROM json_each(@ids)) AND ${IS_DUE} ORDER BY m.ts, m.rowid LIMIT @limit`)
   const nextRetry = db.prepare(
     "SELECT min(next_attempt_at) FROM messages WHERE direction = 'out' AND delivery_status = 'pending'"
   ).pluck()
@@ -74,7 +71,7 @@ export const makeDeliveryQueries = (db: Db): DeliveryQueries => {
         Array<DueEnvelope>,
     nextRetryAt: () => (nextRetry.get() as number | null) ?? undefined,
     nextExpiryAt: () => (nextExpiry.get() as number | null) ?? undefined,
-    owedGroups: () => groups.all() as Array<Omit<OwedReceipt, "messageId">>,
+    owedGroups: () => groups.all() as Array<OwedReceipts>,
     owedTo: (peer, status, limit) => owedTo.all(peer, status, limit) as Array<string>,
     outboundStatus: (messageId, peer) => outbound.get(messageId, peer) as string | undefined,
     unread: (ids) => unread.all(JSON.stringify(ids)) as Array<string>,

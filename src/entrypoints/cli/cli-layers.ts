@@ -5,6 +5,7 @@ import { storeLayers } from "../store-layers.js"
  * `whoami`, `identity` or `peers list` never open the database.
  */
 const layers = storeLayers(process.env)
+export const ConfigLive = layers.config
 export const IdentityLive = layers.identity
 export const PeersLive = layers.peers
 export const KeysLive = layers.keys

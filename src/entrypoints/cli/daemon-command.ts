@@ -6,11 +6,11 @@ import { dirname } from "node:path"
 import { ActorInspector } from "../../adapters/actor-inspector.js"
 import { SkchatConfig } from "../../adapters/config-file.js"
 import { askDaemon } from "../../adapters/daemon-socket.js"
-import { pathsFromEnv } from "../../adapters/skchat-paths.js"
+import { expandHome, pathsFromEnv } from "../../adapters/skchat-paths.js"
 import { InvalidInput } from "../../domain/errors.js"
 import { defaultLogFile, pidFileOf, runDaemon } from "../daemon.js"
 import { storeLayers } from "../store-layers.js"
-import { MailLive } from "./cli-layers.js"
+import { ConfigLive, MailLive } from "./cli-layers.js"
 
 const interval = Options.float("interval").pipe(Options.withAlias("i"), Options.optional,
   Options.withDescription("seconds between polls when no notification arrives (default 5.0)"))
@@ -47,8 +47,8 @@ const settings = (args: { interval: Option.Option<number>; logFile: Option.Optio
     const log = Option.getOrUndefined(args.logFile) ?? (env["SKCHAT_DAEMON_LOG"]?.trim() || undefined) ??
       (typeof configuredLog === "string" && configuredLog.trim() !== "" ? configuredLog.trim() : defaultLogFile(paths.dataDir))
     const isQuiet = args.quiet || truthy(env["SKCHAT_DAEMON_QUIET"]) || truthy(config.get("daemon", "quiet"))
-    return { intervalSeconds: seconds, logFile: log.replace(/^~(?=\/)/, paths.home), quiet: isQuiet }
-  }).pipe(Effect.provide(storeLayers(env).config))
+    return { intervalSeconds: seconds, logFile: expandHome(log, paths.home), quiet: isQuiet }
+  }).pipe(Effect.provide(ConfigLive))
 
 interface Status {
   readonly pid: number
