@@ -331,6 +331,25 @@ describe("daemon settings", () => {
 })
 
 describe("the daemon at work", () => {
+  it("re-arms a TTL deadline from the log on start: a message received earlier expires on time, long before its interval",
+    async () => {
+      const { alice, bob } = await newPair()
+      const sent = await runCli(["send", "bob", "gone in a few seconds", "--ttl", "4"], alice.env)
+      expect(sent.code, sent.stderr).toBe(0)
+      const got = await runCli(["receive", "--json"], bob.env)
+      expect((JSON.parse(got.stdout) as { received: number }).received).toBe(1)
+      expect(inboundCount(bob.dataDir)).toBe(1)
+
+      // A daemon started afterwards knows the deadline only from the log; its interval alone would be a minute.
+      const started = await reaper.start(bob.env, ["-i", "60"])
+      expect(started.code, started.stderr).toBe(0)
+      await eventually("bob's daemon to expire the message at its deadline", () => inboundCount(bob.dataDir) === 0,
+        30_000, 200)
+      await eventually("the daemon's log to say so",
+        () => readFileSync(defaultLogOf(bob.dataDir), "utf8").includes("expired 1 message(s)"))
+      expect((await daemonStatus(bob.env)).status.running).toBe(true)
+    }, 60_000)
+
   it("takes in a message on notification, long before its interval, and acknowledges it", async () => {
     const { alice, bob } = await newPair()
     const started = await reaper.start(bob.env, ["-i", "60"])

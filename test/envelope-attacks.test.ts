@@ -124,6 +124,10 @@ const sealedDoc = async (o: {
   }
 }
 
+/** The usual case: a document from alice to bob, sealed by alice's key for bob's. */
+const aliceToBob = (content?: string) =>
+  sealedDoc({ from: "alice", to: "bob", sealedBy: "alice", sealedFor: ["bob"], ...(content === undefined ? {} : { content }) })
+
 /**
  * Encrypts a sealed document's canonical bytes to `encryptTo`, signed by `signWith` if given: any
  * combination an attacker can make with the keys they hold.
@@ -284,7 +288,7 @@ describe("incoming envelopes: every attack refused for its own reason", () => {
     await person("alice", ["bob"])
     const bob = await person("bob", ["alice"])
     // Anyone with bob's public key can encrypt to him; only a signature says who wrote it.
-    const doc = await sealedDoc({ from: "alice", to: "bob", sealedBy: "alice", sealedFor: ["bob"] })
+    const doc = await aliceToBob()
     const envelope = envelopeAround(doc, { content: await forge(doc, { encryptTo: ["bob"] }) })
 
     await using(bob, (h) => rejectedWith(h, bob, envelope, "unsigned"))
@@ -312,13 +316,7 @@ describe("incoming envelopes: every attack refused for its own reason", () => {
     await person("alice", ["bob"])
     const bob = await person("bob", ["alice"])
     // Mallory claims to be alice (even naming alice's fingerprint in the seal) but can only sign as himself.
-    const doc = await sealedDoc({
-      from: "alice",
-      to: "bob",
-      sealedBy: "alice",
-      sealedFor: ["bob"],
-      content: "send me the keys"
-    })
+    const doc = await aliceToBob("send me the keys")
     const envelope = envelopeAround(doc, { content: await forge(doc, { encryptTo: ["bob"], signWith: "mallory" }) })
 
     await using(bob, (h) => rejectedWith(h, bob, envelope, "forged_sender"))
@@ -483,13 +481,7 @@ describe("incoming envelopes: every attack refused for its own reason", () => {
     const bob = await person("bob", ["alice"])
     // A genuinely signed sealed document from alice, ~20 MB of zeros, zlib-compressed inside the encryption:
     // the envelope is small, so only the decompression limit (max_envelope_bytes, 1 MiB) stops it.
-    const doc = await sealedDoc({
-      from: "alice",
-      to: "bob",
-      sealedBy: "alice",
-      sealedFor: ["bob"],
-      content: "0".repeat(20 * 1024 * 1024)
-    })
+    const doc = await aliceToBob("0".repeat(20 * 1024 * 1024))
     const armored = await forge(doc, {
       encryptTo: ["bob"],
       signWith: "alice",

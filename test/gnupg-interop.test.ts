@@ -61,6 +61,16 @@ const gpgOk = async (args: ReadonlyArray<string>, input?: string): Promise<GpgRe
 
 const NO_PASSPHRASE = ["--pinentry-mode", "loopback", "--passphrase", ""]
 
+/** What GnuPG makes of `text` signed by `signer` and encrypted to `recipientFingerprint`, armored. */
+const gpgSignAndEncrypt = async (text: string, signer: string, recipientFingerprint: string): Promise<string> =>
+  (await gpgOk([
+    ...NO_PASSPHRASE,
+    "--trust-model", "always",
+    "--sign", "--encrypt", "--armor",
+    "-u", signer,
+    "-r", recipientFingerprint.toUpperCase()
+  ], text)).stdout
+
 /** The primary key fingerprint (upper-case, as GnuPG prints it) of the one key `userId` names. */
 const fingerprintOf = async (userId: string): Promise<string> => {
   const { stdout } = await gpgOk(["--with-colons", "--list-keys", userId])
@@ -232,13 +242,7 @@ describe("GnuPG → skchat", () => {
 
     const text = "hello from GnuPG — signed and sealed ✓"
     const { message, seal, signed } = sealedFromLumina(luminaFpr, myKeys.fingerprint, text)
-    const armored = (await gpgOk([
-      ...NO_PASSPHRASE,
-      "--trust-model", "always",
-      "--sign", "--encrypt", "--armor",
-      "-u", "lumina@skworld.io",
-      "-r", myKeys.fingerprint.toUpperCase()
-    ], signed)).stdout
+    const armored = await gpgSignAndEncrypt(signed, "lumina@skworld.io", myKeys.fingerprint)
     expect(armored).toContain("-----BEGIN PGP MESSAGE-----")
 
     const history = await open()
@@ -277,13 +281,7 @@ describe("GnuPG → skchat", () => {
 
     const text = "this is lumina, honest"
     const { message, seal, signed } = sealedFromLumina(luminaFpr, myKeys.fingerprint, text)
-    const armored = (await gpgOk([
-      ...NO_PASSPHRASE,
-      "--trust-model", "always",
-      "--sign", "--encrypt", "--armor",
-      "-u", "mallory@skworld.io",
-      "-r", myKeys.fingerprint.toUpperCase()
-    ], signed)).stdout
+    const armored = await gpgSignAndEncrypt(signed, "mallory@skworld.io", myKeys.fingerprint)
 
     const history = await open()
     try {
