@@ -14,6 +14,7 @@ import { ChatHistory, historyLayer } from "../src/entrypoints/chat-history.js"
 import { ChatQueries } from "../src/projections/chat-queries.js"
 import { cryptoBenchmarks } from "./crypto-bench.js"
 import { COMMON_TERM, RARE_TERM, syntheticMessage } from "./message-fixture.js"
+import { mcpBenchmarks } from "./mcp-bench.js"
 import { daemonStartupBenchmark, transportBenchmarks } from "./transport-bench.js"
 
 const root = new URL("..", import.meta.url).pathname
@@ -150,6 +151,9 @@ try {
 
   // 9-10. Transports (issue #4): throughput and latency A → B over the file transport, B's daemon running.
   await transportBenchmarks({ quick, report })
+
+  // 11-13. The MCP server (issue #5): start-up, send_message round trips, wait_for_messages wake-up.
+  await mcpBenchmarks({ quick, report })
 } finally {
   rmSync(scratch, { recursive: true, force: true })
 }

@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { gzipSync } from "node:zlib"
 import { afterEach, describe, expect, it } from "vitest"
 import { waitFor } from "./support/cli-wait.js"
+import { legacyChatMessage, writeLegacyEnvelope } from "./support/legacy-envelopes.js"
 import { type Chatter, type ChattingPair, makeChattingPair } from "./support/shared-folder.js"
 import { type CliResult, runCli } from "./support/temp-home.js"
 
@@ -123,43 +124,6 @@ const expectOneLineError = (r: CliResult) => {
 }
 
 // ---- legacy SKComm envelopes ----------------------------------------------------------------------
-
-/** A chat message as a legacy SKComm node sends it (INTEROP.md), timestamped now so it is not expired. */
-const legacyChatMessage = (from: Chatter, to: Chatter, content: string) =>
-  JSON.stringify({
-    id: randomUUID(),
-    sender: from.uri,
-    recipient: to.uri,
-    content,
-    content_type: "text/markdown",
-    timestamp: new Date().toISOString(),
-    thread_id: null,
-    reply_to_id: null,
-    ttl: null,
-    delivery_status: "pending",
-    encrypted: false,
-    metadata: {},
-    attachments: []
-  })
-
-/** Writes an unsigned legacy SKComm envelope into `to`'s inbox as `<uuid>.skc.json`; returns its id. */
-const writeLegacyEnvelope = (from: Chatter, to: Chatter, content: string, compressed: boolean): string => {
-  const envelopeId = randomUUID()
-  const envelope = {
-    skcomm_version: "1.0.0",
-    envelope_id: envelopeId,
-    sender: from.uri,
-    recipient: to.uri,
-    payload: { content, content_type: "text", encrypted: false, compressed, signature: null },
-    routing: { mode: "failover", preferred_transports: [], retry_max: 5, retry_backoff: [5, 15, 60, 300, 900],
-      ttl: 86400, ack_requested: true },
-    metadata: { thread_id: null, in_reply_to: null, urgency: "normal", created_at: new Date().toISOString(),
-      expires_at: null, attempt: 0, delivered_via: null }
-  }
-  mkdirSync(to.inbox, { recursive: true })
-  writeFileSync(join(to.inbox, fileOf(envelopeId)), JSON.stringify(envelope, null, 2))
-  return envelopeId
-}
 
 const gz = (text: string) => `gz:${gzipSync(Buffer.from(text, "utf8")).toString("base64")}`
 

@@ -23,12 +23,21 @@ import { quarantine } from "../adapters/quarantine.js"
 import { SkchatPaths } from "../adapters/skchat-paths.js"
 import { SqliteDatabase, storeError } from "../adapters/sqlite-database.js"
 import type { ChatEvent } from "../domain/chat-event.js"
+import { canonicalJson } from "../domain/canonical-json.js"
 import { advanceStatus } from "../domain/delivery-progress.js"
 import type { DeliveryStatus } from "../domain/delivery-status.js"
 import type { ChatMessage } from "../domain/chat-message.js"
 import { type ComposeInput, composeMessage } from "../domain/compose-message.js"
 import { type Rejection, rejection } from "../domain/envelope-rejection.js"
-import { ConfigError, InvalidInput, KeyChanged, LogDamaged, MissingRecipientKey, type StoreError } from "../domain/errors.js"
+import {
+  ConfigError,
+  IdempotencyKeyUsed,
+  InvalidInput,
+  KeyChanged,
+  LogDamaged,
+  MissingRecipientKey,
+  type StoreError
+} from "../domain/errors.js"
 import { uuidv7 } from "../domain/message-id.js"
 import { recordOf } from "../domain/message-record.js"
 import type { ReceiptStatus } from "../domain/receipt.js"
@@ -44,7 +53,25 @@ import { makeTickBatch } from "./tick-batch.js"
 export type SendInput = Omit<ComposeInput, "sender" | "encrypted"> & {
   /** Send unencrypted on purpose (still signed); the message is marked so. Never the default. */
   readonly plaintext?: boolean | undefined
+  /**
+   * Makes a retried send (an agent whose call timed out) send once: a key already in the log fails with
+   * IdempotencyKeyUsed naming the message it made, whichever process made it.
+   */
+  readonly idempotencyKey?: string | undefined
 }
+
+/** What an idempotency key promises: the same recipient, text and options. */
+const requestDigest = (input: SendInput): string =>
+  createHash("sha256").update(canonicalJson({
+    recipient: input.recipient,
+    content: input.content,
+    content_type: input.contentType ?? null,
+    thread_id: input.threadId ?? null,
+    reply_to_id: input.replyToId ?? null,
+    ttl: input.ttl ?? null,
+    metadata: input.metadata ?? null,
+    plaintext: input.plaintext === true
+  })).digest("hex")
 
 export interface SendResult {
   readonly message: ChatMessage
@@ -147,6 +174,15 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       return row === undefined ? undefined : { payloadDigest: row.digest }
     }
     const messageKnown = db.prepare("SELECT 1 FROM events WHERE message_id = ?").pluck()
+    const keyRow = db.prepare(`SELECT message_id AS messageId, data ->> '$.request_digest' AS digest
+      FROM events WHERE idempotency_key = ?`)
+    /** The message an idempotency key already made, as the error that says so; undefined when the key is new. */
+    const keyUsed = (key: string, digest: string): IdempotencyKeyUsed | undefined => {
+      const row = keyRow.get(key) as { messageId: string; digest: string | null } | undefined
+      return row === undefined
+        ? undefined
+        : new IdempotencyKeyUsed({ key, messageId: row.messageId, sameRequest: row.digest === digest })
+    }
     const insertOutbound = db.prepare(
       "INSERT INTO outbound_envelopes (message_id, envelope_id, recipient, envelope) VALUES (?, ?, ?, ?)"
     )
@@ -240,10 +276,30 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
      */
     const send = Effect.fn("ChatSystem.send")(function*(input: SendInput) {
       const now = yield* Clock.currentTimeMillis
-      const { plaintext, ...fields } = input
+      const { plaintext, idempotencyKey, ...fields } = input
+      const idempotency = idempotencyKey === undefined
+        ? undefined
+        : { idempotency_key: idempotencyKey, request_digest: requestDigest(input) }
+      if (idempotency !== undefined) {
+        const used = yield* Effect.try({
+          try: () => keyUsed(idempotency.idempotency_key, idempotency.request_digest),
+          catch: storeError("cannot read the log")
+        })
+        if (used !== undefined) return yield* used
+      }
       const composed = composeMessage({ ...fields, sender: identity.uri, encrypted: plaintext !== true }, now)
       if (Either.isLeft(composed)) return yield* new InvalidInput({ message: composed.left })
       const message = composed.right
+      const { maxBytes } = yield* securitySettings
+      // A peer refuses an envelope over its size limit; ours is the best guess at theirs. The envelope is
+      // always larger than the text, so an oversized text is refused before any sealing work.
+      const tooLarge = (bytes: number) =>
+        new InvalidInput({
+          message: `the message is too large: its envelope would be ${bytes} bytes, over the ${maxBytes}-byte limit ` +
+            "(skchat.security.max_envelope_bytes) peers accept; send a shorter message or split it"
+        })
+      const textBytes = Buffer.byteLength(message.content, "utf8")
+      if (textBytes > maxBytes) return yield* tooLarge(textBytes)
       const me = yield* keys.unlock()
       const recipient = yield* pins.keyFor(message.recipient, now)
       if ("missing" in recipient && plaintext !== true) {
@@ -252,13 +308,23 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       const checked = "found" in recipient ? recipient.found : undefined
       const envelopeId = uuidv7(now)
       const sealed = yield* Effect.promise(() => sealEnvelope(message, me, checked?.key, envelopeId))
+      const sealedBytes = Buffer.byteLength(sealed.text, "utf8")
+      if (sealedBytes > maxBytes) return yield* tooLarge(sealedBytes)
+      let repeated: IdempotencyKeyUsed | undefined
       const failure = yield* commitTogether(() => {
+        // Asked again under the write lock: a retry may have raced this send from another process.
+        repeated = idempotency === undefined
+          ? undefined
+          : keyUsed(idempotency.idempotency_key, idempotency.request_digest)
+        if (repeated !== undefined) return
         const events = checked === undefined ? [] : pins.firstUseEvents(message.recipient, checked)
-        events.push(...eventsFor(message, "out", true, now, new Set(), { id: envelopeId, signer: null }))
+        const composedEvents = eventsFor(message, "out", true, now, new Set(), { id: envelopeId, signer: null })
+        events.push(...composedEvents.map((e) => (e._tag === "MessageComposed" ? { ...e, ...idempotency } : e)))
         commit(events, now)
         insertOutbound.run(message.id, envelopeId, message.recipient, sealed.text)
       })
       if (failure !== undefined) return yield* failure
+      if (repeated !== undefined) return yield* repeated
       return {
         message,
         envelopeId,

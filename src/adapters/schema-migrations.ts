@@ -161,6 +161,16 @@ export const migrations = {
     // rebuild of this projection computes too).
     `UPDATE messages SET receipt_due = 'delivered' WHERE direction = 'in' AND verified = 1
       AND rowid IN (SELECT seq FROM events WHERE type = 'MessageReceived' AND envelope_id IS NOT NULL)`
+  ),
+  "0004_agents": statements(
+    // A send's idempotency key is recorded once, ever, like a message id: a retried send with the same key
+    // (from any process, across restarts) finds the message it already made instead of making another.
+    `ALTER TABLE events ADD COLUMN idempotency_key TEXT GENERATED ALWAYS AS (
+      CASE WHEN type = 'MessageComposed' THEN data ->> '$.idempotency_key' END
+    ) VIRTUAL`,
+    `CREATE UNIQUE INDEX events_by_idempotency_key ON events (idempotency_key) WHERE idempotency_key IS NOT NULL`,
+    // Received messages not yet shown: what an agent's wait_for_messages and get_inbox(unread_only) read.
+    `CREATE INDEX messages_unread ON messages (ts) WHERE direction = 'in' AND delivery_status <> 'read'`
   )
 } as const
 

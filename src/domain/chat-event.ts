@@ -25,7 +25,14 @@ export const MessageComposed = Schema.TaggedStruct("MessageComposed", {
   v: V1,
   message: MessageRecord,
   ts: Ts,
-  envelope_id: Schema.optional(Schema.String)
+  envelope_id: Schema.optional(Schema.String),
+  /**
+   * The caller's idempotency key (an agent retrying a send after a timeout): unique in the log, so a
+   * retried send with the same key is recognised in any process, even after a restart. `request_digest`
+   * tells a true retry (same recipient, text and options) from a key reused for another message.
+   */
+  idempotency_key: Schema.optional(Schema.String),
+  request_digest: Schema.optional(Schema.String)
 })
 /**
  * A message opened once, at the edge: the log keeps what it said, so no replay ever decrypts. `verified`

@@ -85,3 +85,20 @@ export class KeyChanged extends Schema.TaggedError<KeyChanged>()("KeyChanged", {
 export class PassphraseRequired extends Schema.TaggedError<PassphraseRequired>()("PassphraseRequired", {
   message: Schema.String
 }) {}
+
+/**
+ * A send whose idempotency key is already in the log. `sameRequest`: it was for the same recipient, text and
+ * options (a retry: the message was sent once, as `messageId`); otherwise the key was reused for another one.
+ */
+export class IdempotencyKeyUsed extends Schema.TaggedError<IdempotencyKeyUsed>()("IdempotencyKeyUsed", {
+  key: Schema.String,
+  messageId: Schema.String,
+  sameRequest: Schema.Boolean
+}) {
+  override get message(): string {
+    return this.sameRequest
+      ? `idempotency key "${this.key}" was already used: message ${this.messageId} was sent once and is not sent again`
+      : `idempotency key "${this.key}" was already used for a different message (${this.messageId}): ` +
+        "use a new key for a new message"
+  }
+}

@@ -44,7 +44,7 @@ export class ChatHistory extends Effect.Service<ChatHistory>()("skchat/ChatHisto
       outboundEnvelope: (messageId: string) => chat.outboundEnvelope(messageId),
       storeMessage,
       storeMessages: (messages: ReadonlyArray<ChatMessage>) => chat.recordAll(messages),
-      inbox: (limit = 20, threadId?: string) => read((t) => queries.inbox(t, limit, threadId)),
+      inbox: (limit = 20, threadId?: string) => read((t) => queries.inbox(t, limit, { threadId })),
       conversation: (participant: string, limit = 30) => read((t) => queries.conversation(t, participant, limit)),
       search: (query: string, limit = 10) => read((t) => queries.search(t, query, limit)),
       threads: (limit = 20) => read(() => queries.threads(limit)),

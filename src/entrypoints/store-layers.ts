@@ -36,9 +36,9 @@ export const storeLayers = (env: NodeJS.ProcessEnv, inspector = ActorInspector.f
       paths
     ))
   )
-  /** The store plus the configured transports (send, receive, daemon, watch). */
+  /** The store plus the configured transports (send, receive, daemon, watch, the MCP server). */
   const mail = Courier.Default.pipe(
-    Layer.provideMerge(Layer.merge(store, paths)),
+    Layer.provideMerge(Layer.mergeAll(store, paths, keys)),
     Layer.provide(Transports.layer.pipe(Layer.provide(Layer.mergeAll(config, identity, paths))))
   )
   return { paths, config, identity, peers, keys, store, mail }

@@ -12,7 +12,9 @@ export type WakeReason = "stop" | "wake" | "tick"
  */
 export const makeWakeUps = (
   transports: ReadonlyArray<Transport>,
-  cannotWatch: (dir: string, error: unknown) => void = () => {}
+  cannotWatch: (dir: string, error: unknown) => void = () => {},
+  /** More folders whose changes wake the loop (the MCP server follows the store's own folder). */
+  alsoWatch: ReadonlyArray<string> = []
 ) =>
   Effect.gen(function*() {
     const stop = yield* Deferred.make<void>()
@@ -31,8 +33,8 @@ export const makeWakeUps = (
     const wakeUps = yield* Queue.sliding<"wake">(1)
     const wake = () => Queue.unsafeOffer(wakeUps, "wake")
     const watchers: Array<FSWatcher> = []
-    for (const t of transports) {
-      for (const dir of t.watchPaths) {
+    for (const dirs of [...transports.map((t) => t.watchPaths), alsoWatch]) {
+      for (const dir of dirs) {
         try {
           mkdirSync(dir, { recursive: true, mode: 0o700 })
           watchers.push(watch(dir, { persistent: false }, wake).on("error", () => {}))

@@ -27,6 +27,17 @@ export interface MessageView {
   readonly peer: string
   readonly expires_at: string | null
   readonly verified: boolean
+  /** Fingerprint of the key whose signature checked out (received and verified messages only). */
+  readonly signer: string | null
+}
+
+/** Which received messages a listing wants. */
+export interface InboxFilter {
+  readonly threadId?: string | undefined
+  /** Only messages not yet shown (an inbound message is `read` once a listing showed it). */
+  readonly unreadOnly?: boolean | undefined
+  /** Only messages from this sender URI. */
+  readonly from?: string | undefined
 }
 
 interface MessageRow {
@@ -48,7 +59,8 @@ const FROM = "messages m JOIN events e ON e.seq = m.rowid"
 const LIVE = "(m.expires_at IS NULL OR m.expires_at > @now)"
 
 const toView = (r: MessageRow): MessageView => {
-  const m = expandRecord((JSON.parse(r.data) as { message: StoredRecord }).message)
+  const event = JSON.parse(r.data) as { message: StoredRecord; signer?: string }
+  const m = expandRecord(event.message)
   return {
     id: m.id,
     sender: m.sender,
@@ -66,7 +78,8 @@ const toView = (r: MessageRow): MessageView => {
     direction: r.direction,
     peer: r.peer,
     expires_at: r.expires_at === null ? null : isoFromMillis(r.expires_at),
-    verified: r.verified === 1
+    verified: r.verified === 1,
+    signer: r.direction === "in" && r.verified === 1 ? event.signer ?? null : null
   }
 }
 
@@ -74,8 +87,14 @@ const toView = (r: MessageRow): MessageView => {
 export type ThreadView = typeof Thread.Encoded
 
 export interface MessageQueries {
-  /** Received messages, newest first; optionally one thread's. */
-  readonly inbox: (now: number, limit: number, threadId?: string) => ReadonlyArray<MessageView>
+  /** Received messages, newest first; optionally only one thread's, one sender's or the unread ones. */
+  readonly inbox: (now: number, limit: number, filter?: InboxFilter) => ReadonlyArray<MessageView>
+  /** Received messages not yet shown, oldest first (what an agent waiting for messages is handed). */
+  readonly unreadArrivals: (now: number, limit: number, filter?: Omit<InboxFilter, "unreadOnly">) =>
+    ReadonlyArray<MessageView>
+  readonly hasThread: (threadId: string) => boolean
+  /** One thread's messages, both directions, newest first. */
+  readonly thread: (now: number, threadId: string, limit: number) => ReadonlyArray<MessageView>
   /** Both directions of the conversation with one participant, newest first. */
   readonly conversation: (now: number, peer: string, limit: number) => ReadonlyArray<MessageView>
   /** Outbound messages still waiting for a transport, oldest first (the order they will go out). */
@@ -109,11 +128,35 @@ export interface RejectionView {
 }
 
 export const makeMessageQueries = (db: Db): MessageQueries => {
-  const inbox = db.prepare(
-    `SELECT ${COLUMNS} FROM ${FROM} WHERE m.direction = 'in' AND ${LIVE} ORDER BY m.ts DESC, m.rowid DESC LIMIT @limit`
-  )
-  const inboxThread = db.prepare(`SELECT ${COLUMNS} FROM ${FROM}
-    WHERE m.thread_id = @thread AND m.direction = 'in' AND ${LIVE} ORDER BY m.ts DESC, m.rowid DESC LIMIT @limit`)
+  // One statement per combination of filters, prepared when first used: each can use its own index.
+  const received = new Map<string, ReturnType<Db["prepare"]>>()
+  const receivedWhere = (filter: InboxFilter, order: "DESC" | "ASC") => {
+    const key = `${filter.threadId !== undefined}${filter.unreadOnly === true}${filter.from !== undefined}${order}`
+    let statement = received.get(key)
+    if (statement === undefined) {
+      const where = [
+        "m.direction = 'in'",
+        LIVE,
+        ...(filter.threadId === undefined ? [] : ["m.thread_id = @thread"]),
+        ...(filter.unreadOnly === true ? ["m.delivery_status <> 'read'"] : []),
+        ...(filter.from === undefined ? [] : ["m.peer = @from"])
+      ]
+      statement = db.prepare(`SELECT ${COLUMNS} FROM ${FROM} WHERE ${where.join(" AND ")}
+        ORDER BY m.ts ${order}, m.rowid ${order} LIMIT @limit`)
+      received.set(key, statement)
+    }
+    return statement
+  }
+  const receivedRows = (now: number, limit: number, filter: InboxFilter, order: "DESC" | "ASC") =>
+    views(receivedWhere(filter, order).all({
+      now,
+      limit,
+      ...(filter.threadId === undefined ? {} : { thread: filter.threadId }),
+      ...(filter.from === undefined ? {} : { from: filter.from })
+    }))
+  const threadExists = db.prepare("SELECT 1 FROM threads WHERE id = ?")
+  const thread = db.prepare(`SELECT ${COLUMNS} FROM ${FROM}
+    WHERE m.thread_id = @thread AND ${LIVE} ORDER BY m.ts DESC, m.rowid DESC LIMIT @limit`)
   const conversation = db.prepare(
     `SELECT ${COLUMNS} FROM ${FROM} WHERE m.peer = @peer AND ${LIVE} ORDER BY m.ts DESC, m.rowid DESC LIMIT @limit`
   )
@@ -144,8 +187,10 @@ export const makeMessageQueries = (db: Db): MessageQueries => {
   const views = (rows: Array<unknown>) => (rows as Array<MessageRow>).map(toView)
 
   return {
-    inbox: (now, limit, threadId) =>
-      views(threadId === undefined ? inbox.all({ now, limit }) : inboxThread.all({ now, limit, thread: threadId })),
+    inbox: (now, limit, filter = {}) => receivedRows(now, limit, filter, "DESC"),
+    unreadArrivals: (now, limit, filter = {}) => receivedRows(now, limit, { ...filter, unreadOnly: true }, "ASC"),
+    thread: (now, threadId, limit) => views(thread.all({ now, thread: threadId, limit })),
+    hasThread: (threadId) => threadExists.get(threadId) !== undefined,
     conversation: (now, peer, limit) => views(conversation.all({ now, peer, limit })),
     outbox: (now, limit) => views(outbox.all({ now, limit })),
     search: (now, query, limit) => {

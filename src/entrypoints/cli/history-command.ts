@@ -5,7 +5,7 @@ import { PeerRegistry } from "../../adapters/peer-registry.js"
 import { ChatQueries } from "../../projections/chat-queries.js"
 import { MailLive, PeersLive } from "./cli-layers.js"
 import { checkLimit, json, limit, printRows } from "./cli-options.js"
-import { markShown } from "./mark-shown.js"
+import { markShown } from "../mark-shown.js"
 import { messageColumns } from "./render.js"
 
 const participant = Args.text({ name: "participant" }).pipe(

@@ -10,6 +10,7 @@ import { historyCommand } from "./history-command.js"
 import { identityCommand } from "./identity-command.js"
 import { inboxCommand } from "./inbox-command.js"
 import { initCommand } from "./init-command.js"
+import { mcpCommand } from "./mcp-command.js"
 import { peersCommand } from "./peers-command.js"
 import { quarantineCommand } from "./quarantine-command.js"
 import { receiveCommand } from "./receive-command.js"
@@ -36,6 +37,7 @@ const skchat = Command.make("skchat").pipe(
     peersCommand,
     quarantineCommand,
     daemonCommand,
+    mcpCommand,
     demoCommand,
     adminCommand
   ])

@@ -5,11 +5,12 @@ import { ChatSystem } from "../../actors/chat-system.js"
 import { IdentityKeys } from "../../adapters/identity-keys.js"
 import { readPeerKey } from "../../adapters/openpgp-crypto.js"
 import { isPeerName, peerByUri, PeerRegistry } from "../../adapters/peer-registry.js"
-import { keyOfPeer } from "../../adapters/peer-keys.js"
 import { InvalidInput, KeyChanged, UnknownRecipient } from "../../domain/errors.js"
 import { isCapauthUri } from "../../domain/identity-uri.js"
 import { closeMatches, type Peer, type PeerFile } from "../../domain/peer.js"
 import { formatFingerprint, pairSafetyNumber } from "../../domain/safety-number.js"
+import { keyOfPeer } from "../../adapters/peer-keys.js"
+import { peerKeyState } from "../peer-key-state.js"
 import { KeysLive, PeersLive, StoreLive } from "./cli-layers.js"
 import { json, printRows } from "./cli-options.js"
 import type { Column } from "./render.js"
@@ -117,18 +118,8 @@ const addCommand = Command.make("add", { name, key: keyFile, uri, type: entityTy
 const showCommand = Command.make("show", { name, json }, (args) =>
   Effect.gen(function*() {
     const peer = yield* findPeer(args.name)
-    const key = yield* Effect.promise(() => keyOfPeer(peer))
-    const chat = yield* ChatSystem
-    const pinned = yield* chat.pinnedKey(peer.uri)
+    const { description: keyState, fingerprint } = yield* peerKeyState(peer)
     const own = yield* Effect.flatMap(IdentityKeys, (k) => k.record()).pipe(Effect.provide(KeysLive))
-    const fingerprint = Either.isRight(key) ? key.right.fingerprint : null
-    const keyState = fingerprint === null
-      ? `unusable: ${Either.isLeft(key) ? key.left : ""}`
-      : pinned === undefined
-      ? "not pinned yet (pinned on first use)"
-      : pinned.fingerprint === fingerprint
-      ? "pinned"
-      : `CHANGED: pinned ${pinned.fingerprint}`
     const shown = {
       ...peerJson(peer),
       key_fingerprint: fingerprint,

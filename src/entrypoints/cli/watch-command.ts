@@ -12,7 +12,7 @@ import { storeLayers } from "../store-layers.js"
 import { makeWakeUps } from "../wake-ups.js"
 import { MailLive } from "./cli-layers.js"
 import { checkLimit, limit } from "./cli-options.js"
-import { markShown } from "./mark-shown.js"
+import { markShown } from "../mark-shown.js"
 import { bold, securityMarks, shortTime, styleFor } from "./render.js"
 
 const interval = Options.float("interval").pipe(Options.withAlias("i"), Options.withDefault(5.0),
