@@ -503,8 +503,13 @@ describe("the MCP server before `skchat init`", () => {
 
     // The same server, not restarted, now finds the key.
     const after = await tool<WhoAmI>(server, "whoami")
-    expect(after).toMatchObject({ initialized: true, fingerprint, passphrase_protected: false })
+    const cliUri = (JSON.parse((await cliOk(home, "whoami", "--json")).stdout) as { uri: string }).uri
+    expect(after).toMatchObject({ uri: cliUri, initialized: true, fingerprint, passphrase_protected: false })
     expect(after._text).not.toContain("run `skchat init`")
+    // Sending now gets past our own key: what stops it is the recipient's (never registered), as it should be.
+    const refused = await callError(server, "send_message", { recipient: "capauth:bob@skworld.io", message: "hi" })
+    expect(refused).not.toMatch(/skchat init/)
+    expect(refused).toMatch(/no usable public key for capauth:bob@skworld\.io/)
     expect(isAlive(server.pid)).toBe(true)
   }, TEST_TIMEOUT_MS)
 })

@@ -4,16 +4,17 @@ import { Schema } from "effect"
  * Ids become file names and SQL keys later (transports), so only a conservative alphabet is accepted:
  * no path separators, no dots at the start, bounded length. UUIDs of every version fit.
  */
-const idPattern = /^[A-Za-z0-9][A-Za-z0-9_:-]{0,127}$/
+export const SAFE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_:-]{0,127}$/
+export const SAFE_ID_RULE = "1-128 letters, digits, '-', '_' or ':'"
 
-export const isSafeId = (s: string): boolean => idPattern.test(s)
+export const isSafeId = (s: string): boolean => SAFE_ID_PATTERN.test(s)
 
 export const MessageId = Schema.String.pipe(
-  Schema.filter((s) => isSafeId(s) || "must be 1-128 letters, digits, '-', '_' or ':' (e.g. a UUID)")
+  Schema.filter((s) => isSafeId(s) || `must be ${SAFE_ID_RULE} (e.g. a UUID)`)
 ).annotations({ identifier: "MessageId" })
 
 export const ThreadId = Schema.Trim.pipe(
-  Schema.filter((s) => isSafeId(s) || "must be 1-128 letters, digits, '-', '_' or ':'")
+  Schema.filter((s) => isSafeId(s) || `must be ${SAFE_ID_RULE}`)
 ).annotations({ identifier: "ThreadId" })
 
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"))

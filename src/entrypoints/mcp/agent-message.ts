@@ -47,7 +47,7 @@ const trustOf = (m: MessageView, readers: Readers): MessageTrust => {
   const peer = peerByUri(readers.peers, m.sender)
   const verified = m.verified && m.signer !== null
   const who = peer === undefined
-    ? `${m.sender}, which is NOT a registered peer`
+    ? `${inline(m.sender)}, which is NOT a registered peer`
     : `registered peer "${peer.fileName}" (${m.sender})`
   const signature = verified
     ? `signature verified with their pinned key ${m.signer}`
@@ -82,18 +82,25 @@ export const agentMessage = (m: MessageView, readers: Readers): AgentMessage => 
 /** Content cannot close its own fence (or open a fake one): the tag is broken up wherever it appears. */
 const fenceSafe = (text: string) => text.replace(/<(\/?)(untrusted-content)/gi, "<$1\u200B$2")
 
-const attribute = (value: string) => value.replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`)
+/**
+ * A peer-supplied field (a sender URI, a thread id) shown outside the fence, in the header or the notice:
+ * kept on its line (control and line-break characters escaped) and unable to open or close a fence.
+ */
+const inline = (value: string) =>
+  fenceSafe(value.replace(/[\p{Cc}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`))
+
+const attribute = (value: string) => inline(value).replace(/[&"<>]/g, (c) => `&#${c.charCodeAt(0)};`)
 
 /** One message as text for a model: a header line, the trust line, the fenced content. */
 export const renderAgentMessage = (m: AgentMessage): string => {
   const peer = m.direction === "in" ? m.from : m.to
   const name = m.direction === "in" ? m.from_name : m.to_name
   const header = [
-    m.direction === "in" ? `from ${name ?? "(unregistered)"} <${peer}>` : `to ${name ?? peer} <${peer}>`,
-    m.timestamp,
-    `id ${m.id}`,
-    ...(m.thread_id === null ? [] : [`thread ${m.thread_id}`]),
-    ...(m.reply_to_id === null ? [] : [`reply to ${m.reply_to_id}`]),
+    m.direction === "in" ? `from ${name ?? "(unregistered)"} <${inline(peer)}>` : `to ${name ?? inline(peer)} <${inline(peer)}>`,
+    inline(m.timestamp),
+    `id ${inline(m.id)}`,
+    ...(m.thread_id === null ? [] : [`thread ${inline(m.thread_id)}`]),
+    ...(m.reply_to_id === null ? [] : [`reply to ${inline(m.reply_to_id)}`]),
     m.delivery_status,
     ...(m.expires_at === null ? [] : [`expires ${m.expires_at}`])
   ].join(" · ")

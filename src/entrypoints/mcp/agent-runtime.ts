@@ -1,8 +1,9 @@
 import { Cause, Effect, Exit, Layer, ManagedRuntime, Option } from "effect"
+import { existsSync } from "node:fs"
 import type { ChatSystem } from "../../actors/chat-system.js"
 import type { Courier } from "../../actors/courier.js"
 import type { SkchatConfig } from "../../adapters/config-file.js"
-import type { IdentityKeys } from "../../adapters/identity-keys.js"
+import { IdentityKeys } from "../../adapters/identity-keys.js"
 import type { LocalIdentity } from "../../adapters/local-identity.js"
 import type { PeerRegistry } from "../../adapters/peer-registry.js"
 import type { SkchatPaths } from "../../adapters/skchat-paths.js"
@@ -43,28 +44,39 @@ export interface AgentRuntime {
 /**
  * The store, opened once and shared by every call. Opening it can fail (an unreadable config.yml, a store
  * that cannot be created): that call fails with the reason, and the next call tries again, so an agent
- * whose user fixes the problem need not restart the server.
+ * whose user fixes the problem need not restart the server. Likewise a server started before `skchat init`
+ * opens the store again once the key pair exists: the identity and the key are read when the store opens.
  */
 export const makeAgentRuntime = (env: NodeJS.ProcessEnv, onOpen: () => void = () => {}): AgentRuntime => {
-  type Opened = { readonly runtime: ManagedRuntime.ManagedRuntime<AgentServices, unknown> } | {
-    readonly cause: Cause.Cause<unknown>
-  }
-  let current: ManagedRuntime.ManagedRuntime<AgentServices, unknown> | undefined
+  type Runtime = ManagedRuntime.ManagedRuntime<AgentServices, unknown>
+  type Opened = { readonly runtime: Runtime } | { readonly cause: Cause.Cause<unknown> }
+  let current: Runtime | undefined
+  /** While the store is open without a key pair: where `skchat init` will write it. */
+  let awaitingInit: string | undefined
   let opening: Promise<Opened> | undefined
   const open = async (): Promise<Opened> => {
     const runtime = ManagedRuntime.make(agentLayer(env))
-    // Running nothing builds the layers, and says why when they cannot be built.
-    const built = await runtime.runPromiseExit(Effect.void)
+    // Building the layers says why they cannot be built; the key record says whether init has run.
+    const built = await runtime.runPromiseExit(Effect.flatMap(IdentityKeys, (keys) =>
+      Effect.map(keys.record(), (record) => (record === undefined ? keys.recordFile : undefined))))
     if (Exit.isFailure(built)) {
       await runtime.dispose().catch(() => {})
       return { cause: built.cause }
     }
     current = runtime
+    awaitingInit = built.value
     onOpen()
     return { runtime }
   }
   return {
     run: async (effect, signal) => {
+      if (current !== undefined && awaitingInit !== undefined && existsSync(awaitingInit)) {
+        // `skchat init` ran meanwhile: reopen with the new identity (the old runtime's follower goes with it).
+        const stale = current
+        current = undefined
+        awaitingInit = undefined
+        await stale.dispose().catch(() => {})
+      }
       let runtime = current
       if (runtime === undefined) {
         opening ??= open().finally(() => {

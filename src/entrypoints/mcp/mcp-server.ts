@@ -1,6 +1,6 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js"
 import { StdioServerTransport } from "@modelcontextprotocol/sdk/server/stdio.js"
-import { Effect, Exit } from "effect"
+import { Cause, Effect, Exit } from "effect"
 import { errorLine } from "../../domain/error-line.js"
 import { failureLine, makeAgentRuntime } from "./agent-runtime.js"
 import { registerChatResources } from "./chat-resources.js"
@@ -61,7 +61,10 @@ export const runMcpServer = async (env: NodeJS.ProcessEnv): Promise<void> => {
       followLog({ changes, onArrivals: resources.notifyArrivals, onStop: stop, problem }),
       following.signal
     ).then((exit) => {
-      if (Exit.isFailure(exit) && !following.signal.aborted) problem(`stopped following the store: ${failureLine(exit.cause)}`)
+      // Interrupted: the server is stopping, or the store is being opened again (after `skchat init`).
+      if (Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause)) {
+        problem(`stopped following the store: ${failureLine(exit.cause)}`)
+      }
     })
   })
 

@@ -1,4 +1,5 @@
 import * as z from "zod"
+import { SAFE_ID_PATTERN, SAFE_ID_RULE } from "../../domain/message-id.js"
 
 /**
  * The MCP tools' contract: input and output schemas (zod, as the MCP SDK takes them). Inputs are bounded
@@ -13,8 +14,9 @@ const peer = (what: string) =>
   z.string().trim().min(1).max(512).describe(`${what}: a peer name from the peer registry or a capauth: URI`)
 const limit = (fallback: number) =>
   z.number().int().min(1).max(500).optional().describe(`how many messages at most (default ${fallback}, at most 500)`)
-const messageId = z.string().min(1).max(128)
-const threadId = z.string().trim().min(1).max(256)
+// The store's own id rule: an id it could never hold is a validation error, not a search that finds nothing.
+const messageId = z.string().regex(SAFE_ID_PATTERN, `must be ${SAFE_ID_RULE}`)
+const threadId = z.string().trim().regex(SAFE_ID_PATTERN, `must be ${SAFE_ID_RULE}`)
 
 // ---- shared output parts ----
 
