@@ -7,7 +7,18 @@ import { generateKeyPair } from "../src/adapters/openpgp-crypto.js"
 import { sleep } from "./support/cli-wait.js"
 import { DaemonReaper, eventually, isAlive, waitGone } from "./support/daemon-process.js"
 import { installIdentity, registerPeer } from "./support/identities.js"
-import { callError, callOk, closeAllMcp, type McpSession, mcpBin, startMcp } from "./support/mcp-session.js"
+import {
+  callError,
+  callOk,
+  closeAllMcp,
+  type Listing,
+  type McpSession,
+  mcpBin,
+  type SendResult,
+  startMcp,
+  type WaitResult,
+  type WhoAmI
+} from "./support/mcp-session.js"
 import { type Chatter, type ChattingPair, makeChattingPair } from "./support/shared-folder.js"
 import { type CliResult, makeTempHome, runCli, type TempHome } from "./support/temp-home.js"
 
@@ -46,44 +57,10 @@ const newPair = async (): Promise<ChattingPair> => {
 
 // ---- what the tools and the CLI return ----------------------------------------------------------------
 
-interface AgentMessage {
-  readonly id: string
-  readonly direction: "in" | "out"
-  readonly from: string
-  readonly from_name: string | null
-  readonly to: string
-  readonly delivery_status: string
-  readonly trust: { readonly signature: string; readonly sender_registered: boolean }
-  readonly content: string
-}
 
-interface Listing {
-  readonly messages: ReadonlyArray<AgentMessage>
-  readonly count: number
-  readonly marked_read: number
-}
 
-interface WaitResult extends Listing {
-  readonly timed_out: boolean
-  readonly waited_seconds: number
-}
 
-interface SendResult {
-  readonly message_id: string
-  readonly recipient: string
-  readonly delivery_status: string
-  readonly repeated: boolean
-  readonly note: string
-}
 
-interface WhoAmI {
-  readonly uri: string
-  readonly source: string
-  readonly initialized: boolean
-  readonly fingerprint: string | null
-  readonly passphrase_protected: boolean | null
-  readonly data_dir: string
-}
 
 interface CliMessage {
   readonly id: string

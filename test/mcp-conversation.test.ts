@@ -3,7 +3,17 @@ import { ResourceUpdatedNotificationSchema } from "@modelcontextprotocol/sdk/typ
 import { afterEach, describe, expect, it } from "vitest"
 import { sleep, waitFor } from "./support/cli-wait.js"
 import { legacyChatMessage, writeLegacyEnvelope } from "./support/legacy-envelopes.js"
-import { callError, callOk, closeAllMcp, type McpSession, startMcp } from "./support/mcp-session.js"
+import {
+  type AgentMessage,
+  callError,
+  callOk,
+  closeAllMcp,
+  type Listing,
+  type McpSession,
+  type SendResult,
+  startMcp,
+  type WaitResult
+} from "./support/mcp-session.js"
 import { type Chatter, type ChattingPair, makeChattingPair } from "./support/shared-folder.js"
 import { type CliResult, runCli } from "./support/temp-home.js"
 
@@ -73,42 +83,6 @@ const fingerprintOf = async (who: Chatter) => (await json<{ fingerprint: string 
 
 // ---- the MCP side -----------------------------------------------------------------------------------
 
-interface Trust {
-  readonly signature: "verified" | "unverified" | "own"
-  readonly signer_fingerprint: string | null
-  readonly sender_registered: boolean
-  readonly encrypted: boolean
-  readonly notice: string
-}
-interface AgentMessage {
-  readonly id: string
-  readonly direction: "in" | "out"
-  readonly from: string
-  readonly from_name: string | null
-  readonly to: string
-  readonly thread_id: string | null
-  readonly delivery_status: string
-  readonly trust: Trust
-  readonly content: string
-}
-interface Listing {
-  readonly messages: ReadonlyArray<AgentMessage>
-  readonly count: number
-  readonly marked_read: number
-}
-interface Waited extends Listing {
-  readonly timed_out: boolean
-  readonly waited_seconds: number
-}
-interface Sent {
-  readonly message_id: string
-  readonly envelope_id: string | null
-  readonly recipient: string
-  readonly recipient_name: string | null
-  readonly delivery_status: string
-  readonly repeated: boolean
-  readonly note: string
-}
 
 /** Peeks at bob's inbox (marking nothing read) until `done` holds. */
 const inboxUntil = (s: McpSession, done: (messages: ReadonlyArray<AgentMessage>) => boolean, what: string) =>
@@ -145,7 +119,7 @@ describe("a conversation through skchat mcp", () => {
     const server = await startMcp(bob.env)
 
     // Bob's agent waits; alice sends while it waits.
-    const waiting = callOk<Waited>(server, "wait_for_messages", { timeout_seconds: 40 })
+    const waiting = callOk<WaitResult>(server, "wait_for_messages", { timeout_seconds: 40 })
     await sleep(1500)
     const sent = await cliSend(alice, bob, "are you there, bob?")
     const got = await waiting
@@ -181,13 +155,13 @@ describe("a conversation through skchat mcp", () => {
     const ops = await cliSend(alice, bob, "deploy is green", "-t", "ops")
     expect(ops.thread_id).toBe("ops")
 
-    const inOps = await callOk<Waited>(server, "wait_for_messages", { timeout_seconds: 40, thread_id: "ops" })
+    const inOps = await callOk<WaitResult>(server, "wait_for_messages", { timeout_seconds: 40, thread_id: "ops" })
     expect(inOps.timed_out).toBe(false)
     expect(inOps.messages.map((x) => x.id)).toEqual([ops.id])
     expect(inOps.messages[0]).toMatchObject({ thread_id: "ops", content: "deploy is green" })
     expect(inOps.marked_read).toBe(1)
 
-    const fromAlice = await callOk<Waited>(server, "wait_for_messages", { timeout_seconds: 40, from: "alice" })
+    const fromAlice = await callOk<WaitResult>(server, "wait_for_messages", { timeout_seconds: 40, from: "alice" })
     expect(fromAlice.timed_out).toBe(false)
     expect(fromAlice.messages.map((x) => x.id)).toEqual([plain.id])
     expect(fromAlice.messages[0]!.from).toBe(alice.uri)
@@ -197,16 +171,16 @@ describe("a conversation through skchat mcp", () => {
       "mallory's message in bob's inbox")
     expect(unread.messages.filter((x) => x.delivery_status !== "read").map((x) => x.from))
       .toEqual(["capauth:mallory@evil.example"])
-    const nothingFromAlice = await callOk<Waited>(server, "wait_for_messages", { timeout_seconds: 1, from: alice.uri })
+    const nothingFromAlice = await callOk<WaitResult>(server, "wait_for_messages", { timeout_seconds: 1, from: alice.uri })
     expect(nothingFromAlice).toMatchObject({ timed_out: true, count: 0, marked_read: 0, messages: [] })
 
-    const fromMallory = await callOk<Waited>(server, "wait_for_messages", { timeout_seconds: 40 })
+    const fromMallory = await callOk<WaitResult>(server, "wait_for_messages", { timeout_seconds: 40 })
     expect(fromMallory.timed_out).toBe(false)
     expect(fromMallory.messages.map((x) => [x.from, x.content]))
       .toEqual([["capauth:mallory@evil.example", "mallory here"]])
 
     // Everything is read now: a short wait times out with nothing.
-    const idle = await callOk<Waited>(server, "wait_for_messages", { timeout_seconds: 1 })
+    const idle = await callOk<WaitResult>(server, "wait_for_messages", { timeout_seconds: 1 })
     expect(idle).toMatchObject({ timed_out: true, count: 0, marked_read: 0, messages: [] })
     expect(idle._text).toMatch(/^No new messages after/)
   }, TEST_TIMEOUT_MS)
@@ -253,12 +227,12 @@ describe("a conversation through skchat mcp", () => {
     let server = await startMcp(bob.env)
     const args = { recipient: "alice", message: "exactly once, please", idempotency_key: "K-1" }
 
-    const first = await callOk<Sent>(server, "send_message", args)
+    const first = await callOk<SendResult>(server, "send_message", args)
     expect(first).toMatchObject({ recipient: alice.uri, recipient_name: "alice", repeated: false })
     expect(first.envelope_id).not.toBeNull()
     expect(first.delivery_status).toBe("sent")
 
-    const second = await callOk<Sent>(server, "send_message", args)
+    const second = await callOk<SendResult>(server, "send_message", args)
     expect(second.message_id).toBe(first.message_id)
     expect(second.repeated).toBe(true)
     expect(second.envelope_id).toBeNull()
@@ -276,7 +250,7 @@ describe("a conversation through skchat mcp", () => {
     // A new server on the same data dir still knows the key.
     await server.close()
     server = await startMcp(bob.env)
-    const third = await callOk<Sent>(server, "send_message", args)
+    const third = await callOk<SendResult>(server, "send_message", args)
     expect(third.message_id).toBe(first.message_id)
     expect(third.repeated).toBe(true)
     const conflictAgain = await callError(server, "send_message", { ...args, recipient: alice.uri, ttl: 60 })
@@ -423,7 +397,7 @@ describe("a conversation through skchat mcp", () => {
     expect(unread.messages.map((m) => m.id)).toEqual([sent.id])
 
     // A reply from bob lands in the thread resource too, as his own.
-    const reply = await callOk<Sent>(server, "send_message",
+    const reply = await callOk<SendResult>(server, "send_message",
       { recipient: "alice", message: "on it", thread_id: threadId })
     const both = await readMessages(server, threadUri)
     expect(both.messages.map((m) => [m.id, m.direction, m.trust.signature])).toEqual(expect.arrayContaining([
@@ -449,7 +423,7 @@ describe("a conversation through skchat mcp", () => {
 
     const fromAlice = await cliSend(alice, bob, "the pineapple shipment arrives on Tuesday")
     await inboxUntil(bobsServer, (ms) => ms.some((m) => m.id === fromAlice.id), "alice's message in bob's inbox")
-    const toAlice = await callOk<Sent>(bobsServer, "send_message",
+    const toAlice = await callOk<SendResult>(bobsServer, "send_message",
       { recipient: alice.uri, message: "thanks for the heads-up" })
 
     // Search finds the received message by a word and by a prefix, and marks nothing read.
@@ -480,7 +454,7 @@ describe("a conversation through skchat mcp", () => {
       from: bob.uri,
       to: alice.uri,
       content: "thanks for the heads-up",
-      trust: { signature: "own", signer_fingerprint: bobsKey, sender_registered: true, notice: "Sent by you." }
+      trust: { signature: "own", signer_fingerprint: bobsKey, sender_registered: true, notice: "SendResult by you." }
     })
     expect(history._text).toContain("you wrote:\nthanks for the heads-up")
     expect(count(history._text, "</untrusted-content>")).toBe(1)

@@ -3,11 +3,21 @@ import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js"
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js"
 import { join } from "node:path"
 import { expect } from "vitest"
+import type * as z from "zod"
+import type * as tools from "../../src/entrypoints/mcp/tool-schemas.js"
 import { isAlive, waitGone } from "./daemon-process.js"
 import { cliBin, repoRoot } from "./temp-home.js"
 
 /** The MCP server as an MCP host configures it: a plain `node <entry>` command. */
 export const mcpBin = join(repoRoot, "bin", "skchat-mcp.cjs")
+
+/** What the tools answer, as their output schemas say. */
+type Output<T extends { readonly output: z.ZodRawShape }> = z.infer<z.ZodObject<T["output"]>>
+export type AgentMessage = z.infer<typeof tools.agentMessageSchema>
+export type Listing = Output<typeof tools.getInbox>
+export type WaitResult = Output<typeof tools.waitForMessages>
+export type SendResult = Output<typeof tools.sendMessage>
+export type WhoAmI = Output<typeof tools.whoami>
 
 /** A real `skchat mcp` child process driven by the MCP SDK's own Client over stdio. */
 export interface McpSession {
