@@ -454,7 +454,7 @@ describe("a conversation through skchat mcp", () => {
       from: bob.uri,
       to: alice.uri,
       content: "thanks for the heads-up",
-      trust: { signature: "own", signer_fingerprint: bobsKey, sender_registered: true, notice: "SendResult by you." }
+      trust: { signature: "own", signer_fingerprint: bobsKey, sender_registered: true, notice: "Sent by you." }
     })
     expect(history._text).toContain("you wrote:\nthanks for the heads-up")
     expect(count(history._text, "</untrusted-content>")).toBe(1)
