@@ -6,7 +6,7 @@ import { askDaemon } from "../../adapters/daemon-socket.js"
 import { SkchatPaths } from "../../adapters/skchat-paths.js"
 import { ChatQueries } from "../../projections/chat-queries.js"
 import type { MessageView } from "../../projections/message-queries.js"
-import { makeWakeUps } from "../wake-ups.js"
+import { makeWakeUps, type WakeReason } from "../wake-ups.js"
 import { failureLine } from "./agent-runtime.js"
 
 /**
@@ -38,7 +38,8 @@ const DAEMON_CHECK_MS = 1000
 
 /**
  * The MCP server's background loop. It follows the store's log, which the daemon, the CLI and this server
- * all write: a change (seen by a notification on the store's folder, or at the latest every second) fires
+ * all write: a change (seen by a notification on the store's folder — a commit writes the WAL — or at the
+ * latest every second) fires
  * `changes` and hands new arrivals to `onArrivals` (resource update notifications). While no daemon runs,
  * it also does the daemon's work itself, like `skchat watch`: takes in what the transports hold (woken by
  * their folders' notifications), works the outbox and expires TTL messages; an agent waiting for a message
@@ -69,13 +70,14 @@ export const followLog = (options: {
     let daemonCheckedAt = Number.NEGATIVE_INFINITY
     let daemonRuns = false
 
-    const round = Effect.gen(function*() {
+    /** `mail`: also take in mail, when no daemon does (not when only the store changed: that was a commit). */
+    const round = (mail: boolean) => Effect.gen(function*() {
       const now = yield* Clock.currentTimeMillis
-      if (now - daemonCheckedAt >= DAEMON_CHECK_MS) {
+      if (mail && now - daemonCheckedAt >= DAEMON_CHECK_MS) {
         daemonRuns = (yield* Effect.promise(() => askDaemon(paths.dataDir, "status", 1000))) !== undefined
         daemonCheckedAt = now
       }
-      if (!daemonRuns) {
+      if (mail && !daemonRuns) {
         const summary = yield* courier.receive()
         for (const e of summary.errors) options.problem(e)
         yield* courier.deliver()
@@ -85,7 +87,9 @@ export const followLog = (options: {
       if (seq === head) return
       head = seq
       const arrived = queries.arrivedAfter(yield* Clock.currentTimeMillis, lastArrival, 500)
-      lastArrival = arrived.at(-1)?.seq ?? lastArrival
+      // A message's row has its event's seq: below 500 arrivals, nothing up to the head is left to look at
+      // (so our own sends are not scanned again at every commit).
+      lastArrival = arrived.length < 500 ? seq : arrived.at(-1)!.seq
       options.changes.fire()
       if (arrived.length > 0) yield* options.onArrivals(arrived.map((a) => a.message))
     }).pipe(
@@ -97,9 +101,11 @@ export const followLog = (options: {
       )
     )
 
+    let why: WakeReason = "tick"
     for (;;) {
-      yield* round
-      if ((yield* wait(LOOK_MS)) === "stop") break
+      yield* round(why !== "changed")
+      why = yield* wait(LOOK_MS)
+      if (why === "stop") break
     }
     options.onStop()
   }).pipe(Effect.scoped)
