@@ -29,3 +29,30 @@ it.each([
     await b.close()
   }
 })
+
+/**
+ * A message too large for the envelope size limit would be refused by the peer: it is refused here, before it
+ * is stored, with the setting named — whether the text alone is over the limit or only its sealed envelope.
+ */
+it.each([
+  ["text alone", 5000, "its text alone is 5000 bytes"],
+  ["sealed envelope", 2500, "its sealed envelope would be"]
+])("a message whose %s is over max_envelope_bytes is refused before it is stored", async (_, length, said) => {
+  const alice = people.alice()
+  appendFileSync(join(alice.dataDir, "config.yml"), "  security:\n    max_envelope_bytes: 4000\n")
+  const a = await openHistory({ home: alice.home, dataDir: alice.dataDir })
+  try {
+    const error = await a.send({ recipient: "capauth:bob@skworld.io", content: "x".repeat(length) })
+      .then(() => undefined, (e: unknown) => e)
+    expect((error as Error).message).toMatch(/^the message is too large: /)
+    expect((error as Error).message).toContain(`${said}`)
+    expect((error as Error).message).toMatch(/bytes, over the 4000-byte limit/)
+    expect((error as Error).message).toContain("skchat.security.max_envelope_bytes")
+    expect(await a.conversation("capauth:bob@skworld.io")).toEqual([])
+    // A message that fits still goes.
+    const sent = await a.send({ recipient: "capauth:bob@skworld.io", content: "short" })
+    expect((await a.conversation("capauth:bob@skworld.io")).map((m) => m.id)).toEqual([sent.id])
+  } finally {
+    await a.close()
+  }
+})

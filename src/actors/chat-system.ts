@@ -293,13 +293,13 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       const { maxBytes } = yield* securitySettings
       // A peer refuses an envelope over its size limit; ours is the best guess at theirs. The envelope is
       // always larger than the text, so an oversized text is refused before any sealing work.
-      const tooLarge = (bytes: number) =>
+      const tooLarge = (what: string, bytes: number) =>
         new InvalidInput({
-          message: `the message is too large: its envelope would be ${bytes} bytes, over the ${maxBytes}-byte limit ` +
+          message: `the message is too large: ${what} ${bytes} bytes, over the ${maxBytes}-byte limit ` +
             "(skchat.security.max_envelope_bytes) peers accept; send a shorter message or split it"
         })
       const textBytes = Buffer.byteLength(message.content, "utf8")
-      if (textBytes > maxBytes) return yield* tooLarge(textBytes)
+      if (textBytes > maxBytes) return yield* tooLarge("its text alone is", textBytes)
       const me = yield* keys.unlock()
       const recipient = yield* pins.keyFor(message.recipient, now)
       if ("missing" in recipient && plaintext !== true) {
@@ -309,7 +309,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       const envelopeId = uuidv7(now)
       const sealed = yield* Effect.promise(() => sealEnvelope(message, me, checked?.key, envelopeId))
       const sealedBytes = Buffer.byteLength(sealed.text, "utf8")
-      if (sealedBytes > maxBytes) return yield* tooLarge(sealedBytes)
+      if (sealedBytes > maxBytes) return yield* tooLarge("its sealed envelope would be", sealedBytes)
       let repeated: IdempotencyKeyUsed | undefined
       const failure = yield* commitTogether(() => {
         // Asked again under the write lock: a retry may have raced this send from another process.
