@@ -39,8 +39,8 @@ const DAEMON_CHECK_MS = 1000
 /**
  * The MCP server's background loop. It follows the store's log, which the daemon, the CLI and this server
  * all write: a change (seen by a notification on the store's folder — a commit writes the WAL — or at the
- * latest every second) fires
- * `changes` and hands new arrivals to `onArrivals` (resource update notifications). While no daemon runs,
+ * latest every second) fires `changes` and hands new arrivals to `onArrivals` (resource update
+ * notifications). While no daemon runs,
  * it also does the daemon's work itself, like `skchat watch`: takes in what the transports hold (woken by
  * their folders' notifications), works the outbox and expires TTL messages; an agent waiting for a message
  * must not depend on someone starting a daemon. It ends on SIGTERM/SIGINT (calling `onStop`) or when
@@ -89,7 +89,7 @@ export const followLog = (options: {
       const arrived = queries.arrivedAfter(yield* Clock.currentTimeMillis, lastArrival, 500)
       // A message's row has its event's seq: below 500 arrivals, nothing up to the head is left to look at
       // (so our own sends are not scanned again at every commit).
-      lastArrival = arrived.length < 500 ? seq : arrived.at(-1)!.seq
+      lastArrival = arrived.length < 500 ? Math.max(seq, arrived.at(-1)?.seq ?? 0) : arrived.at(-1)!.seq
       options.changes.fire()
       if (arrived.length > 0) yield* options.onArrivals(arrived.map((a) => a.message))
     }).pipe(
