@@ -1,0 +1,122 @@
+import ndc from "node-datachannel"
+
+/**
+ * A direct WebRTC peer connection (node-datachannel) to one peer, for calls and file transfer (issue #6).
+ * What it needs from the other side and what it has to tell it are `DirectSignal`s; carrying them (as
+ * sealed envelopes over the ordinary transports) is the host's job. Network discipline: no ICE server is
+ * contacted unless configured (host candidates only by default), and the connection can be bound to one
+ * address (127.0.0.1 in tests and benchmarks).
+ */
+
+/** What the two sides exchange to connect: the SDP offer or answer, and ICE candidates. */
+export type DirectSignal =
+  | { readonly kind: "description"; readonly type: "offer" | "answer"; readonly sdp: string }
+  | { readonly kind: "candidate"; readonly candidate: string; readonly mid: string }
+
+export interface DirectPeerOptions {
+  /** A name for logs (node-datachannel's peer name). */
+  readonly name: string
+  /** STUN/TURN servers (`skchat.webrtc.ice_servers`); none by default: host candidates only. */
+  readonly iceServers?: ReadonlyArray<string>
+  /** Only gather candidates on this address (127.0.0.1 in tests and benchmarks). */
+  readonly bindAddress?: string
+  readonly onSignal: (signal: DirectSignal) => void
+  readonly onState?: (state: string) => void
+  /** A channel the other side opened. */
+  readonly onChannel?: (channel: DirectChannel) => void
+}
+
+export interface DirectChannel {
+  readonly label: string
+  /** Queues the bytes (false: they wait in the channel's buffer rather than going out at once). */
+  readonly send: (bytes: Uint8Array) => boolean
+  readonly bufferedAmount: () => number
+  readonly onMessage: (f: (bytes: Buffer) => void) => void
+  /** Resolves once at most `lowWater` bytes wait in the buffer: a sender's back-pressure. */
+  readonly drained: (lowWater: number) => Promise<void>
+  readonly onClose: (f: () => void) => void
+  readonly close: () => void
+}
+
+export interface DirectPeer {
+  /** A signal from the other side. */
+  readonly signal: (signal: DirectSignal) => void
+  /** Opens a channel (the side that opens the first one makes the offer); resolves once it is open. */
+  readonly openChannel: (label: string) => Promise<DirectChannel>
+  readonly state: () => string
+  /** Closes every channel and the connection. */
+  readonly close: () => void
+}
+
+const wrap = (dc: ndc.DataChannel): DirectChannel => {
+  const closeHandlers: Array<() => void> = []
+  dc.onClosed(() => closeHandlers.forEach((f) => f()))
+  return {
+    label: dc.getLabel(),
+    send: (bytes) => dc.sendMessageBinary(bytes),
+    bufferedAmount: () => dc.bufferedAmount(),
+    onMessage: (f) =>
+      dc.onMessage((m) => f(typeof m === "string" ? Buffer.from(m, "utf8") : Buffer.from(m as ArrayBuffer))),
+    drained: (lowWater) =>
+      new Promise<void>((resolve) => {
+        dc.setBufferedAmountLowThreshold(lowWater)
+        dc.onBufferedAmountLow(() => resolve())
+        // Registered first, then looked: a buffer that emptied meanwhile raises no event.
+        if (dc.bufferedAmount() <= lowWater) resolve()
+      }),
+    onClose: (f) => void closeHandlers.push(f),
+    close: () => dc.close()
+  }
+}
+
+export const openDirectPeer = (options: DirectPeerOptions): DirectPeer => {
+  const pc = new ndc.PeerConnection(options.name, {
+    iceServers: [...(options.iceServers ?? [])],
+    ...(options.bindAddress === undefined ? {} : { bindAddress: options.bindAddress }),
+    enableIceTcp: false
+  })
+  const channels = new Set<ndc.DataChannel>()
+  pc.onLocalDescription((sdp, type) => {
+    if (type === "offer" || type === "answer") options.onSignal({ kind: "description", type, sdp })
+  })
+  pc.onLocalCandidate((candidate, mid) => options.onSignal({ kind: "candidate", candidate, mid }))
+  pc.onStateChange((state) => options.onState?.(state))
+  pc.onDataChannel((dc) => {
+    channels.add(dc)
+    options.onChannel?.(wrap(dc))
+  })
+  let closed = false
+  return {
+    signal: (s) => {
+      if (closed) return
+      if (s.kind === "description") pc.setRemoteDescription(s.sdp, s.type)
+      else pc.addRemoteCandidate(s.candidate, s.mid)
+    },
+    openChannel: (label) =>
+      new Promise((resolve, reject) => {
+        const dc = pc.createDataChannel(label)
+        channels.add(dc)
+        dc.onOpen(() => resolve(wrap(dc)))
+        dc.onError((e) => reject(new Error(`channel ${label}: ${e}`)))
+      }),
+    state: () => (closed ? "closed" : pc.state()),
+    close: () => {
+      if (closed) return
+      closed = true
+      for (const dc of channels) {
+        try {
+          dc.close()
+        } catch {
+          // Already closed by the other side.
+        }
+      }
+      pc.close()
+    }
+  }
+}
+
+/**
+ * Frees node-datachannel's threads once every peer is closed: without it the process never exits. Call at
+ * shutdown of any process that opened a peer.
+ */
+export const releaseDirectPeers = (): void => ndc.cleanup()
