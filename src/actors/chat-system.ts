@@ -11,6 +11,7 @@ import {
   openEnvelope,
   type Opened,
   type OpenedReceipt,
+  type OpenedSignal,
   type Refused,
   sealEnvelope
 } from "../adapters/envelope-codec.js"
@@ -95,6 +96,17 @@ export type ReceiveOutcome =
   | { readonly status: "duplicate"; readonly envelopeId: string; readonly messageId: string | null }
   /** A signed receipt for messages we sent; `updated` of them moved on. */
   | { readonly status: "receipt"; readonly from: string; readonly receipt: ReceiptStatus; readonly updated: number }
+  /**
+   * A signed call signal from a registered peer, for whoever negotiates that call. Not logged: an SDP or
+   * candidate is worth nothing after the minute it lives; the call's lifecycle is what the log keeps.
+   */
+  | {
+    readonly status: "signal"
+    readonly from: string
+    readonly callId: string
+    readonly signal: OpenedSignal["signal"]
+    readonly envelopeId: string
+  }
   | {
     readonly status: "rejected"
     readonly reason: Refused["reason"]
@@ -418,7 +430,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
         }
         return key
       }
-      const opened: Array<Opened | OpenedReceipt | Duplicate | Refused> = []
+      const opened: Array<Opened | OpenedReceipt | OpenedSignal | Duplicate | Refused> = []
       for (const item of incoming) {
         if (item.refused !== undefined) {
           opened.push({ ...item.refused, claimedId: null, claimedSender: null })
@@ -454,6 +466,10 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
           const raw = incoming[i]!
           if (o._tag === "Duplicate") {
             outcomes.push({ status: "duplicate", envelopeId: o.envelopeId, messageId: null })
+            return
+          }
+          if (o._tag === "Signal") {
+            outcomes.push({ status: "signal", from: o.sender, callId: o.callId, signal: o.signal, envelopeId: o.envelopeId })
             return
           }
           if (o._tag === "Receipt") {

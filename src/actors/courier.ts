@@ -1,6 +1,7 @@
 import { Effect, type Exit, Runtime } from "effect"
 import { Transports } from "../adapters/transport-config.js"
 import type { Disposal, InboundItem } from "../adapters/transport.js"
+import type { CallSignal } from "../domain/call-signal.js"
 import type { ChatMessage } from "../domain/chat-message.js"
 import { errorLine } from "../domain/error-line.js"
 import type { StoreError } from "../domain/errors.js"
@@ -20,6 +21,13 @@ export interface RejectedItem {
   readonly file: string | null
 }
 
+/** A call signal as a pass over the transports hands it on. */
+export interface ReceivedSignal {
+  readonly from: string
+  readonly callId: string
+  readonly signal: CallSignal
+}
+
 /** What one pass over the transports brought in. */
 export interface ReceiveSummary {
   readonly accepted: ReadonlyArray<ChatMessage>
@@ -28,6 +36,8 @@ export interface ReceiveSummary {
   /** Receipts that arrived, and how many of our messages they moved on. */
   readonly receipts: number
   readonly statusUpdates: number
+  /** Signed call signals that arrived, for the call they belong to. */
+  readonly signals: ReadonlyArray<ReceivedSignal>
   readonly rejected: ReadonlyArray<RejectedItem>
   /** Messages we acknowledged to their senders this pass. */
   readonly receiptsSent: number
@@ -37,8 +47,8 @@ export interface ReceiveSummary {
 
 /**
  * What happens to a transport item once its outcome is in the log. An ordinary message is archived; a
- * TTL message, a duplicate, a receipt and a refused envelope (kept in quarantine) are deleted, so no copy
- * of an ephemeral message outlives it.
+ * TTL message, a duplicate, a receipt, a call signal and a refused envelope (kept in quarantine) are
+ * deleted, so no copy of an ephemeral message outlives it.
  */
 const disposalOf = (outcome: ReceiveOutcome): Disposal =>
   outcome.status === "accepted" && outcome.message.ttl === null ? "archive" : "delete"
@@ -60,6 +70,7 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
       duplicates: number
       receipts: number
       statusUpdates: number
+      signals: Array<ReceivedSignal>
       rejected: Array<RejectedItem>
       errors: Array<string>
     }) =>
@@ -86,6 +97,9 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
               tally.receipts += 1
               tally.statusUpdates += o.updated
               return
+            case "signal":
+              tally.signals.push({ from: o.from, callId: o.callId, signal: o.signal })
+              return
             case "rejected":
               tally.rejected.push({ source: item.source, reason: o.reason, detail: o.detail, file: o.file })
           }
@@ -105,6 +119,7 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
         duplicates: 0,
         receipts: 0,
         statusUpdates: 0,
+        signals: [] as Array<ReceivedSignal>,
         rejected: [] as Array<RejectedItem>,
         errors: [] as Array<string>
       }

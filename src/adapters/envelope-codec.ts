@@ -15,7 +15,14 @@ import {
 import { type Rejection, rejection } from "../domain/envelope-rejection.js"
 import { errorLine } from "../domain/error-line.js"
 import { isSafeId } from "../domain/message-id.js"
-import { claimsReceipt, readReceipt, receiptContentType, type ReceiptSeal, type ReceiptStatus } from "../domain/receipt.js"
+import {
+  CALL_SIGNAL_CONTENT_TYPE,
+  CALL_SIGNAL_LIFETIME_MS,
+  type CallSignal,
+  claimsCallSignal,
+  readCallSignal
+} from "../domain/call-signal.js"
+import { claimsReceipt, readReceipt, receiptContentType, type ReceiptStatus } from "../domain/receipt.js"
 import { claimsSeal, readSealed, type Seal, sealedDocument } from "../domain/sealed-message.js"
 import { isoFromMillis, timestampMillis } from "../domain/timestamp.js"
 import { formatParseError } from "../domain/validation-message.js"
@@ -68,10 +75,51 @@ export const sealEnvelope = async (
 }
 
 /**
- * Seals a delivery or read receipt for messages `peer` sent us: signed by us, encrypted to them only (it
- * tells nobody else anything). SKComm's outer shape with its `ack` / `read_receipt` payload types.
+ * Seals a document for one peer only (a receipt, a call signal): signed by us, encrypted to them alone (it
+ * tells nobody else anything), in SKComm's outer shape with `contentType` as its payload type. `body` builds
+ * the signed document around its seal.
  */
-export const sealReceipt = async (
+const sealForPeer = async (
+  header: { readonly from: string; readonly to: string; readonly at: number; readonly contentType: string },
+  kind: "receipt" | "call_signal",
+  expiresAt: string | null,
+  body: (seal: { readonly createdAt: string; readonly seal: Record<string, unknown> }) => Record<string, unknown>,
+  me: OwnKey,
+  peer: PeerKey,
+  envelopeId: string
+): Promise<SealedEnvelope> => {
+  const createdAt = isoFromMillis(header.at)
+  const seal = {
+    v: 1,
+    kind,
+    envelope_id: envelopeId,
+    sender_fingerprint: me.fingerprint,
+    recipient_fingerprints: [peer.fingerprint],
+    created_at: createdAt,
+    expires_at: expiresAt
+  }
+  const doc = body({ createdAt, seal })
+  const content = await signAndEncrypt(utf8.encode(canonicalJson(doc)), me, [peer.key])
+  const envelope = skcommEnvelope({
+    envelopeId,
+    sender: header.from,
+    recipient: header.to,
+    contentType: header.contentType,
+    encrypted: true,
+    content,
+    signature: null,
+    ttl: null,
+    ackRequested: false,
+    threadId: null,
+    inReplyTo: null,
+    createdAt,
+    expiresAt
+  })
+  return { envelopeId, text: JSON.stringify(envelope, null, 2) }
+}
+
+/** A delivery or read receipt for messages `peer` sent us (SKComm's `ack` / `read_receipt` payload types). */
+export const sealReceipt = (
   receipt: {
     readonly from: string
     readonly to: string
@@ -82,42 +130,52 @@ export const sealReceipt = async (
   me: OwnKey,
   peer: PeerKey,
   envelopeId: string
-): Promise<SealedEnvelope> => {
-  const createdAt = isoFromMillis(receipt.at)
-  const seal: ReceiptSeal = {
-    v: 1,
-    kind: "receipt",
-    envelope_id: envelopeId,
-    sender_fingerprint: me.fingerprint,
-    recipient_fingerprints: [peer.fingerprint],
-    created_at: createdAt,
-    expires_at: null
-  }
-  const doc = {
-    sender: receipt.from,
-    recipient: receipt.to,
-    timestamp: createdAt,
-    receipt: { status: receipt.status, message_ids: receipt.messageIds },
-    seal
-  }
-  const content = await signAndEncrypt(utf8.encode(canonicalJson(doc)), me, [peer.key])
-  const envelope = skcommEnvelope({
-    envelopeId,
-    sender: receipt.from,
-    recipient: receipt.to,
-    contentType: receiptContentType(receipt.status),
-    encrypted: true,
-    content,
-    signature: null,
-    ttl: null,
-    ackRequested: false,
-    threadId: null,
-    inReplyTo: null,
-    createdAt,
-    expiresAt: null
-  })
-  return { envelopeId, text: JSON.stringify(envelope, null, 2) }
-}
+): Promise<SealedEnvelope> =>
+  sealForPeer(
+    { from: receipt.from, to: receipt.to, at: receipt.at, contentType: receiptContentType(receipt.status) },
+    "receipt",
+    null,
+    ({ createdAt, seal }) => ({
+      sender: receipt.from,
+      recipient: receipt.to,
+      timestamp: createdAt,
+      receipt: { status: receipt.status, message_ids: receipt.messageIds },
+      seal
+    }),
+    me,
+    peer,
+    envelopeId
+  )
+
+/** A call signal (offer, answer, ICE candidate, hang-up) for `peer`, good for CALL_SIGNAL_LIFETIME_MS. */
+export const sealCallSignal = (
+  signal: {
+    readonly from: string
+    readonly to: string
+    readonly callId: string
+    readonly signal: CallSignal
+    readonly at: number
+  },
+  me: OwnKey,
+  peer: PeerKey,
+  envelopeId: string
+): Promise<SealedEnvelope> =>
+  sealForPeer(
+    { from: signal.from, to: signal.to, at: signal.at, contentType: CALL_SIGNAL_CONTENT_TYPE },
+    "call_signal",
+    isoFromMillis(signal.at + CALL_SIGNAL_LIFETIME_MS),
+    ({ createdAt, seal }) => ({
+      sender: signal.from,
+      recipient: signal.to,
+      timestamp: createdAt,
+      call_id: signal.callId,
+      signal: signal.signal,
+      seal
+    }),
+    me,
+    peer,
+    envelopeId
+  )
 
 /** What the receiving side knows, handed in by ChatSystem (which owns the pins and the log). */
 export interface OpenContext {
@@ -155,6 +213,15 @@ export interface OpenedReceipt {
   readonly sender: string
   readonly status: ReceiptStatus
   readonly messageIds: ReadonlyArray<string>
+}
+
+/** A signed call signal from a registered peer, for us, within its lifetime. */
+export interface OpenedSignal {
+  readonly _tag: "Signal"
+  readonly envelopeId: string
+  readonly sender: string
+  readonly callId: string
+  readonly signal: CallSignal
 }
 
 /** An envelope already in the log, arriving again with the same payload (at-least-once redelivery). */
@@ -229,8 +296,9 @@ const inflate = (content: string, maxBytes: number): Either.Either<string, Rejec
  * the signing key by `decrypt`/`verifyDetached` (the sealed sender must equal the claimed one).
  */
 const checkSealed = (envelope: Envelope, doc: unknown, signer: PeerKey, ctx: OpenContext, encrypted: boolean,
-  payloadDigest: string): Either.Either<Opened | OpenedReceipt, Rejection> => {
+  payloadDigest: string): Either.Either<Opened | OpenedReceipt | OpenedSignal, Rejection> => {
   if (claimsReceipt(doc)) return checkReceipt(envelope, doc, signer, ctx)
+  if (claimsCallSignal(doc)) return checkCallSignal(envelope, doc, signer, ctx)
   const sealed = readSealed(doc)
   if (Either.isLeft(sealed)) return Either.left(rejection("malformed", `the sealed part: ${sealed.left}`))
   const { message, seal } = sealed.right
@@ -263,30 +331,75 @@ const checkSealed = (envelope: Envelope, doc: unknown, signer: PeerKey, ctx: Ope
   })
 }
 
+/**
+ * What a document for one peer (a receipt, a call signal) must hold beyond its signature: its header agrees
+ * with the signed part, the seal names the key that signed it, and it was sealed for us.
+ */
+const addressedToUs = (
+  envelope: Envelope,
+  doc: { readonly sender: string; readonly recipient: string; readonly seal: SealAddress },
+  signer: PeerKey,
+  ctx: OpenContext,
+  what: string
+): Rejection | undefined => {
+  const mismatch = firstDisagreement([
+    ["envelope_id", envelope.envelope_id, doc.seal.envelope_id],
+    ["sender", envelope.sender, doc.sender],
+    ["recipient", envelope.recipient, doc.recipient]
+  ])
+  if (mismatch !== undefined) return rejection("header_mismatch", mismatch)
+  if (doc.seal.sender_fingerprint !== signer.fingerprint) {
+    return rejection("header_mismatch", "the seal names a sender key other than the one that signed it")
+  }
+  if (!doc.seal.recipient_fingerprints.includes(ctx.me.fingerprint)) {
+    return rejection("forwarded", `${what} signed for other recipients: we are not among them`)
+  }
+  if (doc.recipient !== ctx.myUri) {
+    return rejection("forwarded", `${what} addressed to ${doc.recipient}, not to us (${ctx.myUri})`)
+  }
+  return undefined
+}
+
+interface SealAddress {
+  readonly envelope_id: string
+  readonly sender_fingerprint: string
+  readonly recipient_fingerprints: ReadonlyArray<string>
+}
+
 /** A receipt: signed by the claimed sender's pinned key, for us, and its header agreeing with it. */
 const checkReceipt = (envelope: Envelope, doc: unknown, signer: PeerKey, ctx: OpenContext):
   Either.Either<OpenedReceipt, Rejection> => {
   const read = readReceipt(doc)
   if (Either.isLeft(read)) return Either.left(rejection("malformed", `the receipt: ${read.left}`))
   const r = read.right
-  const mismatch = firstDisagreement([
-    ["envelope_id", envelope.envelope_id, r.seal.envelope_id],
-    ["sender", envelope.sender, r.sender],
-    ["recipient", envelope.recipient, r.recipient]
-  ])
-  if (mismatch !== undefined) return Either.left(rejection("header_mismatch", mismatch))
-  if (r.seal.sender_fingerprint !== signer.fingerprint) {
-    return Either.left(rejection("header_mismatch", "the seal names a sender key other than the one that signed it"))
-  }
-  if (!r.seal.recipient_fingerprints.includes(ctx.me.fingerprint)) {
-    return Either.left(rejection("forwarded", "a receipt signed for other recipients: we are not among them"))
-  }
+  const refused = addressedToUs(envelope, r, signer, ctx, "a receipt")
+  if (refused !== undefined) return Either.left(refused)
   return Either.right({
     _tag: "Receipt",
     envelopeId: r.seal.envelope_id,
     sender: r.sender,
     status: r.receipt.status,
     messageIds: r.receipt.message_ids
+  })
+}
+
+/** A call signal: like a receipt, and within its signed lifetime (an old offer must not ring anyone). */
+const checkCallSignal = (envelope: Envelope, doc: unknown, signer: PeerKey, ctx: OpenContext):
+  Either.Either<OpenedSignal, Rejection> => {
+  const read = readCallSignal(doc)
+  if (Either.isLeft(read)) return Either.left(rejection("malformed", `the call signal: ${read.left}`))
+  const r = read.right
+  const refused = addressedToUs(envelope, r, signer, ctx, "a call signal")
+  if (refused !== undefined) return Either.left(refused)
+  if (timestampMillis(r.seal.expires_at) <= ctx.now) {
+    return Either.left(rejection("expired", `a call signal past its lifetime (${r.seal.expires_at})`))
+  }
+  return Either.right({
+    _tag: "Signal",
+    envelopeId: r.seal.envelope_id,
+    sender: r.sender,
+    callId: r.call_id,
+    signal: r.signal
   })
 }
 
@@ -342,7 +455,7 @@ const openLegacy = (envelope: Envelope, doc: unknown, ctx: OpenContext, payloadD
 
 const openOrRefuse = async (raw: Uint8Array, size: number, ctx: OpenContext,
   claimed: { id: string | null; sender: string | null }):
-  Promise<Either.Either<Opened | OpenedReceipt | Duplicate, Rejection>> => {
+  Promise<Either.Either<Opened | OpenedReceipt | OpenedSignal | Duplicate, Rejection>> => {
   if (size > ctx.maxBytes) {
     return Either.left(rejection("oversized", `${size} bytes, over the ${ctx.maxBytes}-byte limit`))
   }
@@ -416,13 +529,13 @@ const openOrRefuse = async (raw: Uint8Array, size: number, ctx: OpenContext,
 }
 
 /**
- * Opens one envelope file's bytes: the message (or receipt), verified, a duplicate, or why not. `size` is
+ * Opens one envelope file's bytes: the message (or receipt, or call signal), verified, a duplicate, or why not. `size` is
  * the file's real size when only a prefix was read (an oversized file is never read whole). Never throws.
  */
 export const openEnvelope = async (raw: Uint8Array, ctx: OpenContext, size = raw.byteLength):
-  Promise<Opened | OpenedReceipt | Duplicate | Refused> => {
+  Promise<Opened | OpenedReceipt | OpenedSignal | Duplicate | Refused> => {
   const claimed: { id: string | null; sender: string | null } = { id: null, sender: null }
-  let outcome: Either.Either<Opened | OpenedReceipt | Duplicate, Rejection>
+  let outcome: Either.Either<Opened | OpenedReceipt | OpenedSignal | Duplicate, Rejection>
   try {
     outcome = await openOrRefuse(raw, size, ctx, claimed)
   } catch (e) {

@@ -1,6 +1,6 @@
 import { Either, Schema } from "effect"
 import { MessageId } from "./message-id.js"
-import { Fingerprint } from "./sealed-message.js"
+import { Fingerprint, sealKindOf } from "./sealed-message.js"
 import { Timestamp } from "./timestamp.js"
 import { formatParseError } from "./validation-message.js"
 
@@ -43,10 +43,7 @@ export type ReceiptDocument = typeof ReceiptDocument.Type
 const decodeReceipt = Schema.decodeUnknownEither(ReceiptDocument, { errors: "all" })
 
 /** Does a sealed document say it is a receipt? (Its shape is checked by `readReceipt`.) */
-export const claimsReceipt = (doc: unknown): boolean =>
-  doc !== null && typeof doc === "object" && "seal" in doc &&
-  (doc as { seal: unknown }).seal !== null && typeof (doc as { seal: unknown }).seal === "object" &&
-  ((doc as { seal: { kind?: unknown } }).seal.kind === "receipt")
+export const claimsReceipt = (doc: unknown): boolean => sealKindOf(doc) === "receipt"
 
 export const readReceipt = (doc: unknown): Either.Either<ReceiptDocument, string> =>
   Either.mapLeft(decodeReceipt(doc), formatParseError)

@@ -57,6 +57,13 @@ const decodeSeal = Schema.decodeUnknownEither(Seal, { errors: "all" })
 export const claimsSeal = (doc: unknown): boolean =>
   doc !== null && typeof doc === "object" && !Array.isArray(doc) && "seal" in doc
 
+/** What a sealed document's seal says it is (`message`, `receipt`, `call_signal`), before its shape is checked. */
+export const sealKindOf = (doc: unknown): unknown => {
+  if (!claimsSeal(doc)) return undefined
+  const seal = (doc as { seal: unknown }).seal
+  return seal !== null && typeof seal === "object" ? (seal as { kind?: unknown }).kind : undefined
+}
+
 /** Reads a sealed document; `Left` is a one-line reason. */
 export const readSealed = (doc: unknown): Either.Either<SealedMessage, string> => {
   if (!claimsSeal(doc)) return Either.left("the sealed part has no seal")

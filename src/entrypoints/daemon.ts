@@ -38,6 +38,9 @@ const describeReceive = (s: ReceiveSummary): ReadonlyArray<string> => {
   for (const r of s.rejected) lines.push(`rejected ${r.source}: ${r.reason} (${r.detail})${r.file ? ` -> ${r.file}` : ""}`)
   if (s.duplicates > 0) lines.push(`${s.duplicates} duplicate(s) consumed`)
   if (s.receipts > 0) lines.push(`${s.receipts} receipt(s): ${s.statusUpdates} message status(es) updated`)
+  for (const c of s.signals) {
+    lines.push(`call signal (${c.signal.kind}) for call ${c.callId} from ${c.from}: calls are not handled yet`)
+  }
   return lines
 }
 

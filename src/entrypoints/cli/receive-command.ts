@@ -27,6 +27,7 @@ export const receiveCommand = Command.make("receive", { json }, (args) =>
         duplicates: summary.duplicates,
         receipts: summary.receipts,
         status_updates: summary.statusUpdates,
+        call_signals: summary.signals.length,
         rejected: summary.rejected.length,
         rejections: summary.rejected,
         receipts_sent: summary.receiptsSent,
@@ -40,6 +41,7 @@ export const receiveCommand = Command.make("receive", { json }, (args) =>
       parts.push(`${summary.rejected.length} rejected`)
       if (summary.duplicates > 0) parts.push(`${plural(summary.duplicates, "duplicate")} ignored`)
       if (summary.receipts > 0) parts.push(`${plural(summary.receipts, "receipt")} (${summary.statusUpdates} updated)`)
+      if (summary.signals.length > 0) parts.push(`${plural(summary.signals.length, "call signal")} (calls are not handled yet)`)
       yield* Console.log(parts.join(", "))
       const reasons = new Map<string, number>()
       for (const r of summary.rejected) reasons.set(r.reason, (reasons.get(r.reason) ?? 0) + 1)

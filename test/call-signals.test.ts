@@ -1,0 +1,107 @@
+import { randomUUID } from "node:crypto"
+import { afterEach, describe, expect, it } from "vitest"
+import { sealCallSignal } from "../src/adapters/envelope-codec.js"
+import { type OwnKey, type PeerKey, readPeerKey, readPrivateKey, unlockKey } from "../src/adapters/openpgp-crypto.js"
+import type { CallSignal } from "../src/domain/call-signal.js"
+import { openHistory } from "../src/entrypoints/chat-history.js"
+import { installIdentity, keyPairFor, registerPeer } from "./support/identities.js"
+import { makeTempHome, type TempHome } from "./support/temp-home.js"
+
+/**
+ * Call signals (issue #6) as sealed envelopes: a signal from a registered peer, for us, within its lifetime is
+ * handed on (and not logged); a forged, misaddressed, expired or tampered one is refused for its reason and
+ * recorded like any refused envelope. Real keys, real stores, through the library's receive.
+ */
+
+const uriOf = (name: string) => `capauth:${name}@skworld.io`
+const homes: Array<TempHome> = []
+afterEach(() => {
+  for (const h of homes.splice(0)) h.remove()
+})
+
+const person = async (name: string, knows: ReadonlyArray<string>) => {
+  const home = makeTempHome()
+  homes.push(home)
+  await installIdentity(home, name, uriOf(name))
+  for (const peer of knows) await registerPeer(home, peer, uriOf(peer))
+  return home
+}
+
+const ownKey = async (name: string): Promise<OwnKey> => {
+  const unlocked = await unlockKey(await readPrivateKey((await keyPairFor(name)).armoredPrivate), undefined)
+  if (unlocked._tag === "Left") throw new Error(unlocked.left)
+  return unlocked.right
+}
+const peerKey = async (name: string): Promise<PeerKey> => {
+  const key = await readPeerKey((await keyPairFor(name)).armoredPublic)
+  if (key._tag === "Left") throw new Error(key.left)
+  return key.right
+}
+
+/** A signal sealed by `signer`'s key, claiming to come from `from`, encrypted to `to`'s key, addressed to `addressee`. */
+const signal = async (options: {
+  readonly signer: string
+  readonly from?: string
+  readonly to: string
+  readonly addressee?: string
+  readonly signal?: CallSignal
+  readonly at?: number
+}) =>
+  (await sealCallSignal({
+    from: uriOf(options.from ?? options.signer),
+    to: uriOf(options.addressee ?? options.to),
+    callId: "call-42",
+    signal: options.signal ?? { kind: "offer", sdp: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n" },
+    at: options.at ?? Date.now()
+  }, await ownKey(options.signer), await peerKey(options.to), randomUUID())).text
+
+const receiveAsBob = async (bob: TempHome, envelope: string) => {
+  const h = await openHistory({ home: bob.home, dataDir: bob.dataDir })
+  try {
+    const [outcome] = await h.receive([envelope])
+    return { outcome: outcome!, inbox: await h.inbox(), rejections: await h.rejections() }
+  } finally {
+    await h.close()
+  }
+}
+
+describe("call signals", () => {
+  it("a registered peer's signal for us is handed on, whole, and nothing is stored", async () => {
+    await person("alice", ["bob"])
+    const bob = await person("bob", ["alice"])
+    for (const s of [
+      { kind: "offer", sdp: "v=0\r\n" },
+      { kind: "answer", sdp: "v=0\r\n" },
+      { kind: "candidate", candidate: "a=candidate:1 1 UDP 2114977791 127.0.0.1 45788 typ host", mid: "0" },
+      { kind: "hangup", reason: null }
+    ] as const) {
+      const got = await receiveAsBob(bob, await signal({ signer: "alice", to: "bob", signal: s }))
+      expect(got.outcome).toMatchObject({ status: "signal", from: uriOf("alice"), callId: "call-42", signal: s })
+      expect(got.inbox).toEqual([])
+      expect(got.rejections).toEqual([])
+    }
+  })
+
+  it.each([
+    ["forged: signed by mallory, claiming alice", { signer: "mallory", from: "alice", to: "bob" }, "forged_sender"],
+    ["misaddressed: for carol's key", { signer: "alice", to: "carol" }, "not_for_us"],
+    ["misaddressed: bob's key, but addressed to carol", { signer: "alice", to: "bob", addressee: "carol" }, "forwarded"],
+    ["stale: sealed two minutes ago", { signer: "alice", to: "bob", at: Date.now() - 120_000 }, "expired"]
+  ] as const)("%s is refused and recorded", async (_, options, reason) => {
+    await person("alice", ["bob", "carol"])
+    const bob = await person("bob", ["alice"])
+    const got = await receiveAsBob(bob, await signal(options))
+    expect(got.outcome).toMatchObject({ status: "rejected", reason })
+    expect(got.rejections.map((r) => r.reason)).toEqual(reason === "expired" ? ["expired"] : [reason])
+    expect(got.inbox).toEqual([])
+  })
+
+  it("a signal whose header was changed in transit is refused", async () => {
+    await person("alice", ["bob"])
+    const bob = await person("bob", ["alice"])
+    const envelope = JSON.parse(await signal({ signer: "alice", to: "bob" })) as { envelope_id: string }
+    envelope.envelope_id = randomUUID()
+    const got = await receiveAsBob(bob, JSON.stringify(envelope))
+    expect(got.outcome).toMatchObject({ status: "rejected", reason: "header_mismatch" })
+  })
+})
