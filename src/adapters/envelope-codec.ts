@@ -76,14 +76,14 @@ export const sealEnvelope = async (
 
 /**
  * Seals a document for one peer only (a receipt, a call signal): signed by us, encrypted to them alone (it
- * tells nobody else anything), in SKComm's outer shape with `contentType` as its payload type. `body` builds
- * the signed document around its seal.
+ * tells nobody else anything), in SKComm's outer shape with `contentType` as its payload type. The signed
+ * document is who to whom and when, the kind's own fields (`body`), and the seal.
  */
 const sealForPeer = async (
   header: { readonly from: string; readonly to: string; readonly at: number; readonly contentType: string },
   kind: "receipt" | "call_signal",
   expiresAt: string | null,
-  body: (seal: { readonly createdAt: string; readonly seal: Record<string, unknown> }) => Record<string, unknown>,
+  body: Record<string, unknown>,
   me: OwnKey,
   peer: PeerKey,
   envelopeId: string
@@ -98,7 +98,7 @@ const sealForPeer = async (
     created_at: createdAt,
     expires_at: expiresAt
   }
-  const doc = body({ createdAt, seal })
+  const doc = { sender: header.from, recipient: header.to, timestamp: createdAt, ...body, seal }
   const content = await signAndEncrypt(utf8.encode(canonicalJson(doc)), me, [peer.key])
   const envelope = skcommEnvelope({
     envelopeId,
@@ -135,13 +135,7 @@ export const sealReceipt = (
     { from: receipt.from, to: receipt.to, at: receipt.at, contentType: receiptContentType(receipt.status) },
     "receipt",
     null,
-    ({ createdAt, seal }) => ({
-      sender: receipt.from,
-      recipient: receipt.to,
-      timestamp: createdAt,
-      receipt: { status: receipt.status, message_ids: receipt.messageIds },
-      seal
-    }),
+    { receipt: { status: receipt.status, message_ids: receipt.messageIds } },
     me,
     peer,
     envelopeId
@@ -164,14 +158,7 @@ export const sealCallSignal = (
     { from: signal.from, to: signal.to, at: signal.at, contentType: CALL_SIGNAL_CONTENT_TYPE },
     "call_signal",
     isoFromMillis(signal.at + CALL_SIGNAL_LIFETIME_MS),
-    ({ createdAt, seal }) => ({
-      sender: signal.from,
-      recipient: signal.to,
-      timestamp: createdAt,
-      call_id: signal.callId,
-      signal: signal.signal,
-      seal
-    }),
+    { call_id: signal.callId, signal: signal.signal },
     me,
     peer,
     envelopeId
