@@ -126,7 +126,7 @@ describe("the call machine", () => {
     vi.advanceTimersByTime(1)
     expect(state(alice)).toBe("timedOut")
     expect(context(alice).reason).toBe("negotiation timed out")
-    expect(alice.calls).toEqual(["sendOffer:call-1", "release:call-1"])
+    expect(alice.calls).toEqual(["sendOffer:call-1", "sendHangup:call-1", "release:call-1"])
   })
 
   it("times out by a clock reading past the deadline (a resumed actor without its timer), never once connected", () => {

@@ -149,7 +149,11 @@ export const callMachine = setup({
     connected: {},
     closed: { type: "final", entry: "release" },
     failed: { type: "final", entry: "release" },
-    timedOut: { type: "final", entry: ["release", { type: "settle", params: { reason: "negotiation timed out" } }] }
+    // The other side is told, so it stops ringing or offering now rather than at its own deadline.
+    timedOut: {
+      type: "final",
+      entry: ["sendHangup", "release", { type: "settle", params: { reason: "negotiation timed out" } }]
+    }
   },
   // In any live state: a local hang-up ends the call (telling the peer), so does theirs; a failure ends it; a
   // clock past the deadline while negotiating (a resumed actor, whose timer was not re-armed) times it out.

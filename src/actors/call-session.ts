@@ -1,0 +1,188 @@
+import { type Actor, createActor } from "xstate"
+import { type DirectChannel, type DirectPeer, openDirectPeer } from "../adapters/direct-peer.js"
+import type { CallSignal } from "../domain/call-signal.js"
+import { callMachine } from "./call-machine.js"
+
+/**
+ * One call with one peer, end to end on this side: the call machine decides, this wires its decisions to a
+ * direct peer connection and to the host's signal carrier (sealed envelopes over the transports). Signals
+ * for a call other than the one in hand (the losing offer of a glare, a stale call) are dropped; candidates
+ * that arrive before the connection they belong to exists wait for it.
+ */
+export interface CallSessionOptions {
+  readonly me: string
+  readonly peer: string
+  readonly now: number
+  readonly autoAccept?: boolean
+  readonly negotiationMs?: number
+  readonly bindAddress?: string
+  readonly iceServers?: ReadonlyArray<string>
+  /** Carries a signal to the peer (the host seals it for them). */
+  readonly sendSignal: (callId: string, signal: CallSignal) => void
+  /** The call's state changed (`negotiating.offering`, `connected`, `closed`, ...). */
+  readonly onState?: (state: string, reason: string | null) => void
+  /** The data channel is open (on both sides once connected). */
+  readonly onChannel?: (channel: DirectChannel) => void
+}
+
+export interface CallSession {
+  readonly call: (callId: string, now: number) => void
+  readonly accept: (now: number) => void
+  readonly hangUp: () => void
+  /** A signal from the peer, for call `callId`. */
+  readonly receive: (callId: string, signal: CallSignal, now: number) => void
+  /** A clock reading: times the negotiation out if its deadline passed (an actor resumed without its timer). */
+  readonly tick: (now: number) => void
+  readonly state: () => string
+  readonly callId: () => string | null
+  readonly channel: () => DirectChannel | undefined
+  /** Ends everything without telling the peer (shutdown). */
+  readonly stop: () => void
+}
+
+/** The channel every call opens first: sealed envelopes travel on it. */
+export const CALL_CHANNEL = "skchat"
+
+const stateName = (value: unknown): string =>
+  typeof value === "string"
+    ? value
+    : Object.entries(value as Record<string, unknown>).map(([k, v]) => `${k}.${stateName(v)}`).join(",")
+
+export const openCallSession = (options: CallSessionOptions): CallSession => {
+  let peer: DirectPeer | undefined
+  let channel: DirectChannel | undefined
+  /** The offer we are to answer, and candidates that came before their connection (or their offer), by call. */
+  let theirOffer: string | undefined
+  const early = new Map<string, Array<{ readonly candidate: string; readonly mid: string }>>()
+  const keepEarly = (callId: string, candidate: { readonly candidate: string; readonly mid: string }) => {
+    const waiting = early.get(callId) ?? []
+    // Bounded: a peer cannot make us hold on to an endless stream of candidates for calls that never come.
+    if (waiting.length >= 64 || (!early.has(callId) && early.size >= 4)) return
+    waiting.push(candidate)
+    early.set(callId, waiting)
+  }
+  let actor: Actor<typeof callMachine>
+  /** The peer's description is applied: candidates can be added (libdatachannel refuses them before). */
+  let described = false
+
+  /** Applies the peer's description and the candidates that waited for it; a bad one fails the call. */
+  const takeTheirDescription = (connection: DirectPeer, callId: string, type: "offer" | "answer", sdp: string) => {
+    try {
+      connection.signal({ kind: "description", type, sdp })
+      described = true
+      for (const c of early.get(callId) ?? []) connection.signal({ kind: "candidate", ...c })
+      early.clear()
+    } catch (e) {
+      actor.send({ type: "FAILED", reason: `the peer's ${type} was refused: ${e instanceof Error ? e.message : String(e)}` })
+    }
+  }
+
+  const currentCall = () => actor.getSnapshot().context.callId
+
+  const connect = (callId: string) => {
+    peer?.close()
+    channel = undefined
+    described = false
+    const opened = openDirectPeer({
+      name: `${options.me}->${options.peer}`,
+      ...(options.bindAddress === undefined ? {} : { bindAddress: options.bindAddress }),
+      ...(options.iceServers === undefined ? {} : { iceServers: options.iceServers }),
+      onSignal: (s) => {
+        // A connection replaced meanwhile (glare) says nothing more.
+        if (peer !== opened) return
+        options.sendSignal(callId, s.kind === "description" ? { kind: s.type, sdp: s.sdp } : s)
+      },
+      onState: (state) => {
+        if (peer !== opened) return
+        if (state === "connected") actor.send({ type: "CONNECTED" })
+        if (state === "failed") actor.send({ type: "FAILED", reason: "the direct connection failed" })
+      },
+      onChannel: (c) => {
+        if (peer !== opened || c.label !== CALL_CHANNEL) return
+        channel = c
+        options.onChannel?.(c)
+      }
+    })
+    peer = opened
+    return opened
+  }
+
+  actor = createActor(callMachine.provide({
+    actions: {
+      sendOffer: ({ context }) => {
+        const opened = connect(context.callId!)
+        opened.openChannel(CALL_CHANNEL).then((c) => {
+          if (peer !== opened) return
+          channel = c
+          options.onChannel?.(c)
+        }, () => {
+          // Closed before it opened: the machine hears of it from the connection's state.
+        })
+      },
+      sendAnswer: ({ context }) => {
+        const opened = connect(context.callId!)
+        if (theirOffer !== undefined) takeTheirDescription(opened, context.callId!, "offer", theirOffer)
+      },
+      sendHangup: ({ context }) => options.sendSignal(context.callId!, { kind: "hangup", reason: null }),
+      release: () => {
+        peer?.close()
+        peer = undefined
+      }
+    }
+  }), {
+    input: {
+      me: options.me,
+      peer: options.peer,
+      now: options.now,
+      ...(options.autoAccept === undefined ? {} : { autoAccept: options.autoAccept }),
+      ...(options.negotiationMs === undefined ? {} : { negotiationMs: options.negotiationMs })
+    }
+  })
+  actor.subscribe((snapshot) => options.onState?.(stateName(snapshot.value), snapshot.context.reason))
+  actor.start()
+
+  return {
+    call: (callId, now) => actor.send({ type: "CALL", callId, now }),
+    accept: (now) => actor.send({ type: "ACCEPT", now }),
+    hangUp: () => actor.send({ type: "HANGUP" }),
+    receive: (callId, signal, now) => {
+      switch (signal.kind) {
+        case "offer": {
+          // Kept first: answering (at once on auto-accept or glare, else on accept) applies it.
+          const previous = theirOffer
+          theirOffer = signal.sdp
+          actor.send({ type: "OFFER", callId, now })
+          if (currentCall() !== callId) theirOffer = previous
+          return
+        }
+        case "answer":
+          if (callId !== currentCall() || peer === undefined || described) return
+          takeTheirDescription(peer, callId, "answer", signal.sdp)
+          actor.send({ type: "ANSWER", callId })
+          return
+        case "candidate":
+          if (callId === currentCall() && peer !== undefined && described) {
+            try {
+              peer.signal({ kind: "candidate", candidate: signal.candidate, mid: signal.mid })
+            } catch {
+              // One unusable candidate is not the end of the call: ICE tries the others.
+            }
+          } else {
+            keepEarly(callId, { candidate: signal.candidate, mid: signal.mid })
+          }
+          return
+        case "hangup":
+          actor.send({ type: "REMOTE_HANGUP", callId })
+      }
+    },
+    tick: (now) => actor.send({ type: "CLOCK", now }),
+    state: () => stateName(actor.getSnapshot().value),
+    callId: currentCall,
+    channel: () => channel,
+    stop: () => {
+      actor.stop()
+      peer?.close()
+      peer = undefined
+    }
+  }
+}

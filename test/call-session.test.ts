@@ -1,0 +1,71 @@
+import { spawn } from "node:child_process"
+import { join } from "node:path"
+import { expect, it } from "vitest"
+import { repoRoot } from "./support/temp-home.js"
+
+/**
+ * Call sessions end to end on real node-datachannel (issue #6): the machine's decisions wired to direct peer
+ * connections on 127.0.0.1, signals carried asynchronously between the two sides. Each scenario runs in a
+ * child process (test/fixtures/call-sessions.ts), which must then exit by itself: node-datachannel released.
+ */
+
+interface SideReport {
+  readonly states: ReadonlyArray<string>
+  readonly received: ReadonlyArray<string>
+  readonly reason: string | null
+}
+interface Report {
+  readonly error?: string
+  readonly alice: SideReport
+  readonly bob: SideReport
+  readonly callIds?: ReadonlyArray<string>
+}
+
+const run = async (scenario: string): Promise<Report> => {
+  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "test/fixtures/call-sessions.ts"), scenario],
+    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
+  let out = ""
+  let err = ""
+  child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")))
+  child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")))
+  const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), 45_000)
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer)
+      resolve({ code, signal })
+    })
+  })
+  expect(exit, `the ${scenario} child did not exit by itself; stderr:\n${err}`).toEqual({ code: 0, signal: null })
+  const report = JSON.parse(out.trim()) as Report
+  expect(report.error, JSON.stringify(report)).toBeUndefined()
+  return report
+}
+
+it("a call: offered, rung, accepted, connected, a message each way over the channel, hung up on both sides", async () => {
+  const { alice, bob, callIds } = await run("call")
+  expect(alice.states).toEqual(["idle", "negotiating.offering", "negotiating.connecting", "connected", "closed"])
+  expect(bob.states).toEqual(["idle", "negotiating.answering", "negotiating.connecting", "connected", "closed"])
+  expect(alice.received).toEqual(["hello alice"])
+  expect(bob.received).toEqual(["hello bob"])
+  expect(bob.reason).toBe("hung up")
+  expect(alice.reason).toBe("the peer hung up")
+  expect(callIds).toEqual(["call-1", "call-1"])
+}, 60_000)
+
+it("glare: both call at once and end up on one call, the offer of the URI that sorts first", async () => {
+  const { alice, bob, callIds } = await run("glare")
+  // capauth:alice@… sorts before capauth:bob@…: alice's offer stands, bob answers it.
+  expect(callIds).toEqual(["call-of-alice", "call-of-alice"])
+  for (const side of [alice, bob]) expect(side.states).toContain("connected")
+  expect(bob.received).toEqual(["after glare"])
+  expect(alice.states.at(-1)).toBe("closed")
+  expect(bob.states.at(-1)).toBe("closed")
+}, 60_000)
+
+it("an unanswered call times out at its deadline, and the callee is told to stop ringing", async () => {
+  const { alice, bob } = await run("unanswered")
+  expect(alice.states).toEqual(["idle", "negotiating.offering", "timedOut"])
+  expect(alice.reason).toBe("negotiation timed out")
+  expect(bob.states).toEqual(["idle", "negotiating.answering", "closed"])
+  expect(bob.reason).toBe("the peer hung up")
+}, 60_000)
