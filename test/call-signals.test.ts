@@ -1,11 +1,16 @@
+import { Effect, ManagedRuntime } from "effect"
 import { randomUUID } from "node:crypto"
+import { existsSync, readdirSync } from "node:fs"
 import { afterEach, describe, expect, it } from "vitest"
+import { Courier } from "../src/actors/courier.js"
 import { sealCallSignal } from "../src/adapters/envelope-codec.js"
 import { type OwnKey, type PeerKey, readPeerKey, readPrivateKey, unlockKey } from "../src/adapters/openpgp-crypto.js"
 import type { CallSignal } from "../src/domain/call-signal.js"
 import { openHistory } from "../src/entrypoints/chat-history.js"
+import { storeLayers } from "../src/entrypoints/store-layers.js"
 import { installIdentity, keyPairFor, registerPeer } from "./support/identities.js"
-import { makeTempHome, type TempHome } from "./support/temp-home.js"
+import { makeChattingPair } from "./support/shared-folder.js"
+import { makeTempHome, runCli, type TempHome } from "./support/temp-home.js"
 
 /**
  * Call signals (issue #6) as sealed envelopes: a signal from a registered peer, for us, within its lifetime is
@@ -105,3 +110,35 @@ describe("call signals", () => {
     expect(got.outcome).toMatchObject({ status: "rejected", reason: "header_mismatch" })
   })
 })
+
+describe("call signals over a transport", () => {
+  it("go out through the router and are taken in, counted and consumed by `skchat receive`", async () => {
+    const pair = await makeChattingPair()
+    try {
+      const alice = ManagedRuntime.make(storeLayers(pair.alice.env).mail)
+      try {
+        const transport = await alice.runPromise(Effect.flatMap(Courier, (c) =>
+          c.sendSignal(pair.bob.uri, "call-7", { kind: "offer", sdp: "v=0\r\n" })))
+        expect(transport).toBe("file")
+        // An unknown peer is refused before anything is sealed.
+        const refused = await alice.runPromise(Effect.flip(Effect.flatMap(Courier, (c) =>
+          c.sendSignal("capauth:nobody@skworld.io", "call-8", { kind: "hangup", reason: null }))))
+        expect(refused.message).toMatch(/no usable public key for capauth:nobody@skworld\.io/)
+      } finally {
+        await alice.dispose()
+      }
+      expect(readdirSync(pair.bob.inbox).filter((n) => n.endsWith(".skc.json"))).toHaveLength(1)
+      const r = await runCli(["receive", "--json"], pair.bob.env)
+      expect(r.code, r.stderr).toBe(0)
+      expect(JSON.parse(r.stdout)).toMatchObject({ received: 0, rejected: 0, call_signals: 1 })
+      // Consumed (deleted, not archived): a signal is worth nothing after its minute.
+      expect(readdirSync(pair.bob.inbox).filter((n) => n.endsWith(".skc.json"))).toEqual([])
+      expect(existsSync(pair.bob.archive) ? readdirSync(pair.bob.archive) : []).toEqual([])
+      const inbox = await runCli(["inbox", "--json"], pair.bob.env)
+      expect(JSON.parse(inbox.stdout)).toEqual([])
+    } finally {
+      pair.remove()
+    }
+  })
+})
+

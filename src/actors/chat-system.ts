@@ -630,6 +630,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       receive,
       deliver: outbox.deliver,
       sendReceipts: outbox.sendReceipts,
+      sendSignal: outbox.sendSignal,
       markRead: outbox.markRead,
       nextDeadline: outbox.nextDeadline,
       /** The configured envelope size limit (transports read no more than this of a file). */

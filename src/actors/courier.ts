@@ -165,7 +165,9 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
       receive,
       deliver,
       deliverSoon,
-      sendReceipts: () => chat.sendReceipts(router)
+      sendReceipts: () => chat.sendReceipts(router),
+      /** A call signal to a peer, over the first transport that takes it (see Outbox.sendSignal). */
+      sendSignal: (to: string, callId: string, signal: CallSignal) => chat.sendSignal(router, to, callId, signal)
     } as const
   })
 }) {}

@@ -1,11 +1,20 @@
 import { Clock, Effect } from "effect"
 import { createActor, fromPromise, type InspectionEvent, type Observer } from "xstate"
-import { sealReceipt } from "../adapters/envelope-codec.js"
+import { sealCallSignal, sealReceipt } from "../adapters/envelope-codec.js"
 import type { OwnKey } from "../adapters/openpgp-crypto.js"
 import { storeError } from "../adapters/sqlite-database.js"
 import type { ChatEvent } from "../domain/chat-event.js"
 import { errorLine } from "../domain/error-line.js"
-import type { ConfigError, IdentityMissing, KeyChanged, PassphraseRequired, StoreError } from "../domain/errors.js"
+import type { CallSignal } from "../domain/call-signal.js"
+import {
+  type ConfigError,
+  type IdentityMissing,
+  InvalidInput,
+  type KeyChanged,
+  MissingRecipientKey,
+  type PassphraseRequired,
+  type StoreError
+} from "../domain/errors.js"
 import { uuidv7 } from "../domain/message-id.js"
 import { MAX_RECEIPT_IDS } from "../domain/receipt.js"
 import type { DeliveryQueries, DueEnvelope } from "../projections/delivery-queries.js"
@@ -210,6 +219,37 @@ export const makeOutbox = (ctx: OutboxContext) => {
   })
 
   /**
+   * Seals a call signal for a peer and hands it to the first transport that takes it; answers with that
+   * transport's name. Not logged and not retried: a signal is worth something for a minute, and the call
+   * machine's deadline decides what happens when one never arrives.
+   */
+  const sendSignal = Effect.fn("Outbox.sendSignal")(function*(router: Router, to: string, callId: string,
+    signal: CallSignal) {
+    const now = yield* Clock.currentTimeMillis
+    const me = yield* ctx.unlock()
+    const key = yield* ctx.keyFor(to, now)
+    if ("missing" in key) return yield* new MissingRecipientKey({ recipient: to, reason: key.missing })
+    if (key.found.pin !== undefined) {
+      const pin = key.found.pin
+      yield* ctx.write("cannot record the peer's key", () => ctx.commit([pin], now))
+    }
+    const envelopeId = uuidv7(now)
+    const sealed = yield* Effect.promise(() =>
+      sealCallSignal({ from: ctx.myUri, to, callId, signal, at: now }, me, key.found.key, envelopeId)
+    )
+    const transport = yield* Effect.promise(() =>
+      router.deliver({ envelopeId, recipient: to, text: sealed.text }).then(
+        (name) => ({ name }),
+        (e: unknown) => ({ error: errorLine(e) })
+      )
+    )
+    if ("error" in transport) {
+      return yield* new InvalidInput({ message: `no transport took the call signal for ${to}: ${transport.error}` })
+    }
+    return transport.name
+  })
+
+  /**
    * Marks inbound messages read the first time they are shown (inbox, history, watch, MCP): the log
    * records it, and a read receipt is owed to their senders. Returns how many were new.
    */
@@ -236,5 +276,5 @@ export const makeOutbox = (ctx: OutboxContext) => {
       catch: storeError("cannot read the deadlines")
     })
 
-  return { deliver, sendReceipts, markRead, nextDeadline }
+  return { deliver, sendReceipts, sendSignal, markRead, nextDeadline }
 }
