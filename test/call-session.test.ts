@@ -1,7 +1,5 @@
-import { spawn } from "node:child_process"
-import { join } from "node:path"
 import { expect, it } from "vitest"
-import { repoRoot } from "./support/temp-home.js"
+import { runFixture } from "./support/fixture-child.js"
 
 /**
  * Call sessions end to end on real node-datachannel (issue #6): the machine's decisions wired to direct peer
@@ -22,19 +20,7 @@ interface Report {
 }
 
 const run = async (scenario: string): Promise<Report> => {
-  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "test/fixtures/call-sessions.ts"), scenario],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
-  let out = ""
-  let err = ""
-  child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")))
-  child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")))
-  const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 45_000)
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal })
-    })
-  })
+  const { exit, stderr: err, stdout: out } = await runFixture("call-sessions.ts", [scenario])
   expect(exit, `the ${scenario} child did not exit by itself; stderr:\n${err}`).toEqual({ code: 0, signal: null })
   const report = JSON.parse(out.trim()) as Report
   expect(report.error, JSON.stringify(report)).toBeUndefined()

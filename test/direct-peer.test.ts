@@ -1,7 +1,5 @@
-import { spawn } from "node:child_process"
-import { join } from "node:path"
 import { expect, it } from "vitest"
-import { repoRoot } from "./support/temp-home.js"
+import { runFixture } from "./support/fixture-child.js"
 
 /**
  * The direct peer adapter (issue #6 groundwork) over real node-datachannel, in a child process so that its
@@ -9,19 +7,7 @@ import { repoRoot } from "./support/temp-home.js"
  * back-pressure arriving whole, and the process ending by itself once the peers are closed and released.
  */
 it("connects two peers on 127.0.0.1 with host candidates only, moves 4 MiB intact, and lets the process exit", async () => {
-  const child = spawn(process.execPath, ["--import", "tsx", join(repoRoot, "test/fixtures/direct-peer-pair.ts"),
-    String(4 * 1024 * 1024)], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] })
-  let out = ""
-  let err = ""
-  child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")))
-  child.stderr.on("data", (c: Buffer) => (err += c.toString("utf8")))
-  const exit = await new Promise<{ code: number | null; signal: string | null }>((resolve) => {
-    const timer = setTimeout(() => child.kill("SIGKILL"), 45_000)
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer)
-      resolve({ code, signal })
-    })
-  })
+  const { exit, stderr: err, stdout: out } = await runFixture("direct-peer-pair.ts", [String(4 * 1024 * 1024)])
   expect(exit, `stderr:\n${err}`).toEqual({ code: 0, signal: null })
   const report = JSON.parse(out.trim()) as {
     sent: string

@@ -123,7 +123,7 @@ it("--inspect: a local server on 127.0.0.1 sends every inspection event to its c
 
     const early = await client(info.webSocketUrl)
     const actor = runToggle(inspector.inspect)
-    await until(() => early.received().some((e) => e.type === "@xstate.snapshot"), "the snapshot")
+    await until(() => early.received().some((e) => e.type === "@xstate.snapshot" && e.snapshot?.value === "on"), "the \"on\" snapshot")
     expectToggleEvents(early.received())
     actor.stop()
 

@@ -243,7 +243,13 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
      */
     const eventsFor = (message: ChatMessage, direction: "in" | "out", verified: boolean, now: number,
       creating: Set<string> = new Set(),
-      envelope: { id: string; signer: string | null; digest?: string } | undefined = undefined):
+      envelope: {
+        id: string
+        signer: string | null
+        digest?: string
+        /** A send's idempotency key and request digest, recorded with the composed message. */
+        idempotency?: { idempotency_key: string; request_digest: string } | undefined
+      } | undefined = undefined):
       Array<ChatEvent> => {
       const events: Array<ChatEvent> = []
       if (
@@ -265,7 +271,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       const sealed = envelope === undefined ? {} : { envelope_id: envelope.id }
       events.push(
         direction === "out"
-          ? { _tag: "MessageComposed", v: 1, message: record, ts, ...sealed }
+          ? { _tag: "MessageComposed", v: 1, message: record, ts, ...sealed, ...envelope?.idempotency }
           : {
             _tag: "MessageReceived",
             v: 1,
@@ -330,8 +336,7 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
           : keyUsed(idempotency.idempotency_key, idempotency.request_digest)
         if (repeated !== undefined) return
         const events = checked === undefined ? [] : pins.firstUseEvents(message.recipient, checked)
-        const composedEvents = eventsFor(message, "out", true, now, new Set(), { id: envelopeId, signer: null })
-        events.push(...composedEvents.map((e) => (e._tag === "MessageComposed" ? { ...e, ...idempotency } : e)))
+        events.push(...eventsFor(message, "out", true, now, new Set(), { id: envelopeId, signer: null, idempotency }))
         commit(events, now)
         insertOutbound.run(message.id, envelopeId, message.recipient, sealed.text)
       })

@@ -228,11 +228,8 @@ export const makeOutbox = (ctx: OutboxContext) => {
     const now = yield* Clock.currentTimeMillis
     const me = yield* ctx.unlock()
     const key = yield* ctx.keyFor(to, now)
+    // As for receipts: the registered key, checked against its pin; pinning is for messages to record.
     if ("missing" in key) return yield* new MissingRecipientKey({ recipient: to, reason: key.missing })
-    if (key.found.pin !== undefined) {
-      const pin = key.found.pin
-      yield* ctx.write("cannot record the peer's key", () => ctx.commit([pin], now))
-    }
     const envelopeId = uuidv7(now)
     const sealed = yield* Effect.promise(() =>
       sealCallSignal({ from: ctx.myUri, to, callId, signal, at: now }, me, key.found.key, envelopeId)

@@ -20,6 +20,25 @@ export interface DaemonOptions {
   readonly onReady?: (info: { readonly pid: number; readonly pidFile: string }) => void
 }
 
+/** What a running daemon answers on its socket (`daemon status`, an agent's daemon_status). */
+export interface DaemonStatus {
+  readonly pid: number
+  readonly data_dir: string
+  readonly started_at: string
+  readonly interval: number
+  readonly log_file: string
+  readonly transports: ReadonlyArray<string>
+  readonly rounds: number
+  readonly received: number
+  readonly rejected: number
+  readonly sent: number
+  readonly last_error: string | null
+}
+
+/** The data dir's daemon's status, or undefined when none runs. */
+export const daemonStatusOf = (dataDir: string): Promise<DaemonStatus | undefined> =>
+  askDaemon(dataDir, "status") as Promise<DaemonStatus | undefined>
+
 export const pidFileOf = (dataDir: string) => join(dataDir, "daemon.pid")
 export const defaultLogFile = (dataDir: string) => join(dataDir, "daemon.log")
 
@@ -88,7 +107,7 @@ export const runDaemon = (options: DaemonOptions) =>
         try: () =>
           listenDaemonSocket(paths.dataDir, async (command) => {
             if (command === "poke") wake()
-            return {
+            const status: DaemonStatus = {
               pid: process.pid,
               data_dir: paths.dataDir,
               started_at: new Date(stats.startedAt).toISOString(),
@@ -101,6 +120,7 @@ export const runDaemon = (options: DaemonOptions) =>
               sent: stats.sent,
               last_error: stats.lastError
             }
+            return status
           }),
         catch: (e) =>
           e instanceof DaemonAlreadyRunning

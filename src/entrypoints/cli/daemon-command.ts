@@ -5,10 +5,9 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from
 import { dirname } from "node:path"
 import { ActorInspector } from "../../adapters/actor-inspector.js"
 import { SkchatConfig } from "../../adapters/config-file.js"
-import { askDaemon } from "../../adapters/daemon-socket.js"
 import { expandHome, pathsFromEnv } from "../../adapters/skchat-paths.js"
 import { InvalidInput } from "../../domain/errors.js"
-import { defaultLogFile, pidFileOf, runDaemon } from "../daemon.js"
+import { daemonStatusOf, defaultLogFile, pidFileOf, runDaemon } from "../daemon.js"
 import { storeLayers } from "../store-layers.js"
 import { ConfigLive, MailLive } from "./cli-layers.js"
 
@@ -50,19 +49,7 @@ const settings = (args: { interval: Option.Option<number>; logFile: Option.Optio
     return { intervalSeconds: seconds, logFile: expandHome(log, paths.home), quiet: isQuiet }
   }).pipe(Effect.provide(ConfigLive))
 
-interface Status {
-  readonly pid: number
-  readonly started_at: string
-  readonly interval: number
-  readonly log_file: string
-  readonly transports: ReadonlyArray<string>
-  readonly received: number
-  readonly rejected: number
-  readonly sent: number
-  readonly last_error: string | null
-}
-
-const status = () => Effect.promise(() => askDaemon(paths.dataDir, "status") as Promise<Status | undefined>)
+const status = () => Effect.promise(() => daemonStatusOf(paths.dataDir))
 
 const sleep = (ms: number) => Effect.promise(() => new Promise((r) => setTimeout(r, ms)))
 

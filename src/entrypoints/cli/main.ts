@@ -17,6 +17,7 @@ import { receiveCommand } from "./receive-command.js"
 import { searchCommand } from "./search-command.js"
 import { sendCommand } from "./send-command.js"
 import { threadsCommand } from "./threads-command.js"
+import { causeLine } from "../../domain/error-line.js"
 import { colorEnabled } from "./render.js"
 import { watchCommand } from "./watch-command.js"
 import { whoamiCommand } from "./whoami-command.js"
@@ -73,18 +74,10 @@ const cliConsole = <A, E, R>(effect: Effect.Effect<A, E, R>, color: boolean) =>
 /** Every failure becomes one line on stderr and a non-zero exit; a stack trace is never shown. */
 const explain = (cause: Cause.Cause<unknown>): { readonly line: string | undefined; readonly code: number } => {
   const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) {
-    const error = failure.value
-    // @effect/cli has already printed usage help for these.
-    if (ValidationError.isValidationError(error)) return { line: undefined, code: 2 }
-    if (error !== null && typeof error === "object" && "message" in error && typeof error.message === "string") {
-      return { line: error.message, code: 1 }
-    }
-    return { line: String(error), code: 1 }
-  }
-  if (Cause.isInterruptedOnly(cause)) return { line: "interrupted", code: 130 }
-  const defect = Cause.squash(cause)
-  return { line: `internal error: ${defect instanceof Error ? defect.message : String(defect)}`, code: 70 }
+  // @effect/cli has already printed usage help for these.
+  if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return { line: undefined, code: 2 }
+  const code = Option.isSome(failure) ? 1 : Cause.isInterruptedOnly(cause) ? 130 : 70
+  return { line: causeLine(cause), code }
 }
 
 export const main = async (argv: ReadonlyArray<string>): Promise<void> => {

@@ -1,4 +1,4 @@
-import { Cause, Effect, Exit, Layer, ManagedRuntime, Option } from "effect"
+import { type Cause, Effect, Exit, Layer, ManagedRuntime } from "effect"
 import { existsSync } from "node:fs"
 import type { ChatSystem } from "../../actors/chat-system.js"
 import type { Courier } from "../../actors/courier.js"
@@ -7,7 +7,7 @@ import { IdentityKeys } from "../../adapters/identity-keys.js"
 import type { LocalIdentity } from "../../adapters/local-identity.js"
 import type { PeerRegistry } from "../../adapters/peer-registry.js"
 import type { SkchatPaths } from "../../adapters/skchat-paths.js"
-import { errorLine } from "../../domain/error-line.js"
+import { causeLine } from "../../domain/error-line.js"
 import type { ChatQueries } from "../../projections/chat-queries.js"
 import { storeLayers } from "../store-layers.js"
 
@@ -28,12 +28,7 @@ export const agentLayer = (env: NodeJS.ProcessEnv) => {
 }
 
 /** A failure as one line an agent can act on; a defect never shows a stack. */
-export const failureLine = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.failureOption(cause)
-  if (Option.isSome(failure)) return errorLine(failure.value)
-  if (Cause.isInterruptedOnly(cause)) return "cancelled"
-  return `internal error: ${errorLine(Cause.squash(cause))}`
-}
+export const failureLine = (cause: Cause.Cause<unknown>): string => causeLine(cause, "cancelled")
 
 export interface AgentRuntime {
   /** Runs an effect against the store; the store is opened on first use. */

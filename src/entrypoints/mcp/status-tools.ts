@@ -1,10 +1,10 @@
 import { Effect } from "effect"
 import { IdentityKeys } from "../../adapters/identity-keys.js"
 import { LocalIdentity } from "../../adapters/local-identity.js"
-import { askDaemon } from "../../adapters/daemon-socket.js"
 import { PeerRegistry } from "../../adapters/peer-registry.js"
 import { SkchatPaths } from "../../adapters/skchat-paths.js"
 import { formatFingerprint } from "../../domain/safety-number.js"
+import { daemonStatusOf } from "../daemon.js"
 import { peerKeyState } from "../peer-key-state.js"
 import { agentTool } from "./agent-tool.js"
 import * as schema from "./tool-schemas.js"
@@ -88,10 +88,7 @@ export const statusTools = [
     run: () =>
       Effect.gen(function*() {
         const { dataDir } = yield* SkchatPaths
-        const reply = (yield* Effect.promise(() => askDaemon(dataDir, "status"))) as
-          | { pid: number; started_at: string; interval: number; log_file: string; transports: Array<string>
-            received: number; rejected: number; sent: number; last_error: string | null }
-          | undefined
+        const reply = yield* Effect.promise(() => daemonStatusOf(dataDir))
         if (reply === undefined) {
           return {
             structured: { running: false },
@@ -104,7 +101,7 @@ export const statusTools = [
           started_at: reply.started_at,
           interval: reply.interval,
           log_file: reply.log_file,
-          transports: reply.transports,
+          transports: [...reply.transports],
           received: reply.received,
           rejected: reply.rejected,
           sent: reply.sent,
