@@ -20,8 +20,8 @@ await build({
   minify: true,
   sourcemap: false,
   legalComments: "none",
-  // Native addon: loaded from node_modules at run time.
-  external: ["better-sqlite3"],
+  // Native addons: loaded from node_modules at run time.
+  external: ["better-sqlite3", "node-datachannel"],
   // CommonJS has no import.meta; the code that needs a module URL falls back to __filename.
   define: { "import.meta.url": "undefined" },
   // OpenPGP.js's own CommonJS build: its ES build needs import.meta.url. It is imported dynamically,

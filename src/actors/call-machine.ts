@@ -1,4 +1,5 @@
 import { assign, setup } from "xstate"
+import { DEFAULT_NEGOTIATION_MS } from "../domain/webrtc-settings.js"
 
 /**
  * One direct (WebRTC) call with one peer, as negotiation goes: the machine decides, the host does the I/O
@@ -52,7 +53,7 @@ export interface CallContext {
   readonly reason: string | null
 }
 
-export const DEFAULT_NEGOTIATION_MS = 15_000
+export { DEFAULT_NEGOTIATION_MS }
 
 /** Whose offer stands when both sides call at once: the one from the URI that sorts first (both agree). */
 export const offerWins = (offerer: string, other: string): boolean => offerer < other

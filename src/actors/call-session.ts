@@ -23,12 +23,16 @@ export interface CallSessionOptions {
   readonly onState?: (state: string, reason: string | null) => void
   /** The data channel is open (on both sides once connected). */
   readonly onChannel?: (channel: DirectChannel) => void
+  /** Another channel the peer opened on this call (file transfers). */
+  readonly onExtraChannel?: (channel: DirectChannel) => void
 }
 
 export interface CallSession {
   readonly call: (callId: string, now: number) => void
   readonly accept: (now: number) => void
   readonly hangUp: () => void
+  /** The connection is gone (its channel closed under it): the call fails with `reason`. */
+  readonly drop: (reason: string) => void
   /** A signal from the peer, for call `callId`. */
   readonly receive: (callId: string, signal: CallSignal, now: number) => void
   /** A clock reading: times the negotiation out if its deadline passed (an actor resumed without its timer). */
@@ -36,6 +40,8 @@ export interface CallSession {
   readonly state: () => string
   readonly callId: () => string | null
   readonly channel: () => DirectChannel | undefined
+  /** Opens another channel on the call's connection (file transfers); rejects when there is none. */
+  readonly openChannel: (label: string) => Promise<DirectChannel>
   /** Ends everything without telling the peer (shutdown). */
   readonly stop: () => void
 }
@@ -95,10 +101,13 @@ export const openCallSession = (options: CallSessionOptions): CallSession => {
       onState: (state) => {
         if (peer !== opened) return
         if (state === "connected") actor.send({ type: "CONNECTED" })
-        if (state === "failed") actor.send({ type: "FAILED", reason: "the direct connection failed" })
+        if (state === "failed" || state === "disconnected" || state === "closed") {
+          actor.send({ type: "FAILED", reason: `the direct connection ${state === "failed" ? "failed" : "was lost"}` })
+        }
       },
       onChannel: (c) => {
-        if (peer !== opened || c.label !== CALL_CHANNEL) return
+        if (peer !== opened) return
+        if (c.label !== CALL_CHANNEL) return options.onExtraChannel?.(c)
         channel = c
         options.onChannel?.(c)
       }
@@ -145,6 +154,7 @@ export const openCallSession = (options: CallSessionOptions): CallSession => {
     call: (callId, now) => actor.send({ type: "CALL", callId, now }),
     accept: (now) => actor.send({ type: "ACCEPT", now }),
     hangUp: () => actor.send({ type: "HANGUP" }),
+    drop: (reason) => actor.send({ type: "FAILED", reason }),
     receive: (callId, signal, now) => {
       switch (signal.kind) {
         case "offer": {
@@ -179,6 +189,8 @@ export const openCallSession = (options: CallSessionOptions): CallSession => {
     state: () => stateName(actor.getSnapshot().value),
     callId: currentCall,
     channel: () => channel,
+    openChannel: (label) =>
+      peer === undefined ? Promise.reject(new Error("the call has no connection")) : peer.openChannel(label),
     stop: () => {
       actor.stop()
       peer?.close()

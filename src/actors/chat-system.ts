@@ -44,6 +44,7 @@ import { recordOf } from "../domain/message-record.js"
 import type { ReceiptStatus } from "../domain/receipt.js"
 import { timestampMillis } from "../domain/timestamp.js"
 import { makeDeliveryQueries } from "../projections/delivery-queries.js"
+import { makeDirectQueries } from "../projections/direct-queries.js"
 import { BULK_LOADED_TYPES } from "../projections/projection.js"
 import { makeProjector } from "../projections/projector.js"
 import { expiryMachine } from "./expiry-machine.js"
@@ -627,6 +628,17 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       return check.events
     })
 
+    /**
+     * Facts about calls and transfers (call-manager.ts, file-transfers.ts): appended as they are, at the
+     * time they carry.
+     */
+    const direct = makeDirectQueries(db)
+    const record = Effect.fn("ChatSystem.record")(function*(events: ReadonlyArray<ChatEvent>) {
+      if (events.length === 0) return
+      const now = yield* Clock.currentTimeMillis
+      yield* write("cannot record the call or transfer", () => commit(events, now))
+    })
+
     return {
       identity,
       /** Unlocks our key now (asking for its passphrase if need be): a daemon fails at start, not later. */
@@ -650,7 +662,9 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       catchUp,
       rebuild,
       verify,
-      head: () => log.head()
+      head: () => log.head(),
+      record,
+      direct
     } as const
   })
 }) {}

@@ -1,6 +1,8 @@
 import { Effect, type Exit, Runtime } from "effect"
+import { daemonRelay } from "../adapters/daemon-relay.js"
+import { SkchatPaths } from "../adapters/skchat-paths.js"
 import { Transports } from "../adapters/transport-config.js"
-import type { Disposal, InboundItem } from "../adapters/transport.js"
+import type { Disposal, InboundItem, Transport } from "../adapters/transport.js"
 import type { CallSignal } from "../domain/call-signal.js"
 import type { ChatMessage } from "../domain/chat-message.js"
 import { errorLine } from "../domain/error-line.js"
@@ -62,18 +64,31 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
   effect: Effect.gen(function*() {
     const chat = yield* ChatSystem
     const setup = yield* Transports
-    const router = makeRouter(setup.transports)
+    const { dataDir } = yield* SkchatPaths
+    // A direct call's channel goes first. Outside the daemon (which holds the calls and puts its own
+    // `direct` transport here) envelopes for a peer in a connected call are relayed to the daemon.
+    let direct: Transport = daemonRelay(dataDir, (peer) => chat.direct.openCallWith(peer)?.state === "connected")
+    const directRoute: Transport = {
+      name: "direct",
+      priority: 0,
+      watchPaths: [],
+      send: (envelope) => direct.send(envelope),
+      poll: async () => []
+    }
+    const router = makeRouter([directRoute, ...setup.transports])
 
-    const receiveFrom = (items: ReadonlyArray<InboundItem>, tally: {
-      accepted: Array<ChatMessage>
-      unverified: number
-      duplicates: number
-      receipts: number
-      statusUpdates: number
-      signals: Array<ReceivedSignal>
-      rejected: Array<RejectedItem>
-      errors: Array<string>
-    }) =>
+    const newTally = () => ({
+      accepted: [] as Array<ChatMessage>,
+      unverified: 0,
+      duplicates: 0,
+      receipts: 0,
+      statusUpdates: 0,
+      signals: [] as Array<ReceivedSignal>,
+      rejected: [] as Array<RejectedItem>,
+      errors: [] as Array<string>
+    })
+
+    const receiveFrom = (items: ReadonlyArray<InboundItem>, tally: ReturnType<typeof newTally>) =>
       Effect.gen(function*() {
         const outcomes = yield* chat.receive(items)
         let consumed = 0
@@ -113,16 +128,7 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
      */
     const receive = Effect.fn("Courier.receive")(function*(options: { readonly receipts?: boolean } = {}) {
       const maxBytes = yield* chat.maxEnvelopeBytes
-      const tally = {
-        accepted: [] as Array<ChatMessage>,
-        unverified: 0,
-        duplicates: 0,
-        receipts: 0,
-        statusUpdates: 0,
-        signals: [] as Array<ReceivedSignal>,
-        rejected: [] as Array<RejectedItem>,
-        errors: [] as Array<string>
-      }
+      const tally = newTally()
       for (const transport of setup.transports) {
         for (;;) {
           const items = yield* Effect.promise(() =>
@@ -160,9 +166,23 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
     })
     const deliverSoon = (messageId: string) => Effect.flatten(deliverTogether(messageId))
 
+    /** Items that came another way (a direct call's channel): recorded, then consumed, like a transport's. */
+    const receiveItems = Effect.fn("Courier.receiveItems")(function*(items: ReadonlyArray<InboundItem>) {
+      const tally = newTally()
+      yield* receiveFrom(items, tally)
+      return { ...tally, receiptsSent: 0 } satisfies ReceiveSummary
+    })
+
     return {
       transports: setup.transports,
       receive,
+      receiveItems,
+      /** The daemon's own direct transport (its calls' channels), in place of the relay to a daemon. */
+      useDirect: (transport: Transport) => {
+        direct = transport
+      },
+      /** Envelopes to `recipient`'s peer, over whatever route takes them first (file transfer chunks). */
+      route: router.deliver,
       deliver,
       deliverSoon,
       sendReceipts: () => chat.sendReceipts(router),

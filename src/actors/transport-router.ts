@@ -1,4 +1,4 @@
-import type { OutboundEnvelope, Transport } from "../adapters/transport.js"
+import { type OutboundEnvelope, PassedOver, type Transport } from "../adapters/transport.js"
 import { errorLine } from "../domain/error-line.js"
 
 /** After this many failures in a row a transport cools down: it is tried only when nothing else is left. */
@@ -46,12 +46,13 @@ export const makeRouter = (transports: ReadonlyArray<Transport>, clock: () => nu
           h.coolUntil = 0
           return t.name
         } catch (e) {
+          if (e instanceof PassedOver) continue
           h.failures += 1
           if (h.failures >= FAILURES_BEFORE_COOLDOWN) h.coolUntil = clock() + COOLDOWN_MS
           reasons.push(`${t.name}: ${errorLine(e)}`)
         }
       }
-      throw new Error(reasons.join("; "))
+      throw new Error(reasons.length === 0 ? `no transport reaches ${envelope.recipient}` : reasons.join("; "))
     }
   }
 }

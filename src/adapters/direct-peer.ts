@@ -1,4 +1,16 @@
-import ndc from "node-datachannel"
+import { createRequire } from "node:module"
+import type * as Ndc from "node-datachannel"
+
+declare const __filename: string | undefined
+
+/**
+ * node-datachannel (a native addon) is loaded the first time a call needs it, not when the CLI starts: most
+ * commands never make a call. Required from the bundle's own file in the CLI (CommonJS, no import.meta),
+ * from this module elsewhere.
+ */
+let loaded: typeof Ndc | undefined
+const ndc = (): typeof Ndc =>
+  loaded ??= createRequire(typeof __filename === "string" ? __filename : import.meta.url)("node-datachannel") as typeof Ndc
 
 /**
  * A direct WebRTC peer connection (node-datachannel) to one peer, for calls and file transfer (issue #6).
@@ -48,7 +60,7 @@ export interface DirectPeer {
   readonly close: () => void
 }
 
-const wrap = (dc: ndc.DataChannel): DirectChannel => {
+const wrap = (dc: Ndc.DataChannel): DirectChannel => {
   const closeHandlers: Array<() => void> = []
   dc.onClosed(() => closeHandlers.forEach((f) => f()))
   return {
@@ -77,16 +89,36 @@ const wrap = (dc: ndc.DataChannel): DirectChannel => {
 const closing = new Set<Promise<void>>()
 
 export const openDirectPeer = (options: DirectPeerOptions): DirectPeer => {
-  const pc = new ndc.PeerConnection(options.name, {
+  const pc = new (ndc().PeerConnection)(options.name, {
     iceServers: [...(options.iceServers ?? [])],
     ...(options.bindAddress === undefined ? {} : { bindAddress: options.bindAddress }),
     enableIceTcp: false
   })
-  const channels = new Set<ndc.DataChannel>()
+  const channels = new Set<Ndc.DataChannel>()
+  // Without ICE servers every candidate is a host candidate, gathered at once: the description is sent whole
+  // when gathering completes, candidates inside, so a call costs one sealed envelope each way instead of one
+  // per candidate (each one a transport round). With servers configured, candidates trickle as they come.
+  const trickle = (options.iceServers ?? []).length > 0
+  let described: "offer" | "answer" | undefined
+  const sendWhole = () => {
+    const local = pc.localDescription()
+    if (described === undefined || local === null || pc.gatheringState() !== "complete") return
+    const type = described
+    described = undefined
+    options.onSignal({ kind: "description", type, sdp: local.sdp })
+  }
   pc.onLocalDescription((sdp, type) => {
-    if (type === "offer" || type === "answer") options.onSignal({ kind: "description", type, sdp })
+    if (type !== "offer" && type !== "answer") return
+    if (trickle) return options.onSignal({ kind: "description", type, sdp })
+    described = type
+    sendWhole()
   })
-  pc.onLocalCandidate((candidate, mid) => options.onSignal({ kind: "candidate", candidate, mid }))
+  pc.onGatheringStateChange(() => {
+    if (!trickle) sendWhole()
+  })
+  pc.onLocalCandidate((candidate, mid) => {
+    if (trickle) options.onSignal({ kind: "candidate", candidate, mid })
+  })
   let reportClosed: () => void = () => {}
   const closedDown = new Promise<void>((resolve) => (reportClosed = resolve))
   pc.onStateChange((state) => {
@@ -141,5 +173,6 @@ export const releaseDirectPeers = async (): Promise<void> => {
   while (closing.size > 0) await Promise.all([...closing])
   // Let the last state callbacks run out on the main thread before the threads behind them go.
   await new Promise<void>((resolve) => setImmediate(resolve))
-  ndc.cleanup()
+  // Nothing to free in a process that never made a call.
+  loaded?.cleanup()
 }

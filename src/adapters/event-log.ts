@@ -59,7 +59,13 @@ const knownTypes = new Set<string>([
   "PeerAdded",
   "PeerRemoved",
   "DeliveryAttemptFailed",
-  "ReceiptSent"
+  "ReceiptSent",
+  "CallStarted",
+  "CallConnected",
+  "CallEnded",
+  "TransferStarted",
+  "TransferCompleted",
+  "TransferFailed"
 ])
 
 /**

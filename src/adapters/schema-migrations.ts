@@ -171,6 +171,37 @@ export const migrations = {
     `CREATE UNIQUE INDEX events_by_idempotency_key ON events (idempotency_key) WHERE idempotency_key IS NOT NULL`,
     // Received messages not yet shown: what an agent's wait_for_messages and get_inbox(unread_only) read.
     `CREATE INDEX messages_unread ON messages (ts) WHERE direction = 'in' AND delivery_status <> 'read'`
+  ),
+  "0005_direct": statements(
+    // Projection: direct calls (CallStarted / CallConnected / CallEnded), what `call status` shows.
+    `CREATE TABLE calls (
+      call_id TEXT PRIMARY KEY,
+      peer TEXT NOT NULL,
+      direction TEXT NOT NULL,
+      state TEXT NOT NULL,
+      started_at INTEGER NOT NULL,
+      connected_at INTEGER,
+      ended_at INTEGER,
+      outcome TEXT,
+      reason TEXT
+    )`,
+    `CREATE INDEX calls_open ON calls (peer) WHERE state <> 'ended'`,
+    // Projection: file transfers (TransferStarted / TransferCompleted / TransferFailed), for `skchat transfers`.
+    `CREATE TABLE transfers (
+      transfer_id TEXT PRIMARY KEY,
+      message_id TEXT NOT NULL,
+      direction TEXT NOT NULL,
+      peer TEXT NOT NULL,
+      name TEXT NOT NULL,
+      size INTEGER NOT NULL,
+      sha256 TEXT NOT NULL,
+      path TEXT NOT NULL,
+      state TEXT NOT NULL,
+      started_at INTEGER NOT NULL,
+      ended_at INTEGER,
+      route TEXT,
+      reason TEXT
+    )`
   )
 } as const
 

@@ -49,3 +49,11 @@ export interface Transport {
 export class TransportFailure extends Error {
   override readonly name = "TransportFailure"
 }
+
+/**
+ * A transport that does not reach this recipient now (a direct channel with no call to them open): the
+ * router goes on to the next one without counting a failure against it.
+ */
+export class PassedOver extends Error {
+  override readonly name = "PassedOver"
+}

@@ -141,6 +141,61 @@ export const PeerRemoved = Schema.TaggedStruct("PeerRemoved", {
   fingerprint: Schema.String
 })
 
+/**
+ * A direct call began: we called (`out`), or a peer's signed offer reached us (`in`). Its negotiation
+ * then runs in the daemon (actors/call-manager.ts); what the log keeps is the lifecycle, never an SDP.
+ */
+export const CallStarted = Schema.TaggedStruct("CallStarted", {
+  v: V1,
+  at: At,
+  call_id: Schema.String,
+  peer: Schema.String,
+  direction: Schema.Literal("out", "in")
+})
+/** The data channel is open: envelopes to the peer now go over it first. */
+export const CallConnected = Schema.TaggedStruct("CallConnected", { v: V1, at: At, call_id: Schema.String })
+/** How a call ended; `reason` says more for a failure. */
+export const CallEnded = Schema.TaggedStruct("CallEnded", {
+  v: V1,
+  at: At,
+  call_id: Schema.String,
+  outcome: Schema.Literal("hung_up", "remote_hung_up", "failed", "timed_out", "superseded", "interrupted"),
+  reason: Schema.NullOr(Schema.String)
+})
+/**
+ * A file transfer began: the signed chat message that announces it (`message_id`, with the file's name,
+ * size, sha256 and chunk key in its attachment) went out, or came in.
+ */
+export const TransferStarted = Schema.TaggedStruct("TransferStarted", {
+  v: V1,
+  at: At,
+  transfer_id: Schema.String,
+  message_id: Schema.String,
+  direction: Schema.Literal("out", "in"),
+  peer: Schema.String,
+  name: Schema.String,
+  size: Schema.Number,
+  sha256: Schema.String,
+  /** Where the file is: the source on the sending side, the final place on the receiving side. */
+  path: Schema.String
+})
+/**
+ * Every chunk arrived and the whole file's sha256 matched (receiving side), or the receiver said so
+ * (sending side, over a direct channel) or every chunk was handed to a transport (`route` "transport").
+ */
+export const TransferCompleted = Schema.TaggedStruct("TransferCompleted", {
+  v: V1,
+  at: At,
+  transfer_id: Schema.String,
+  route: Schema.Literal("direct", "transport")
+})
+export const TransferFailed = Schema.TaggedStruct("TransferFailed", {
+  v: V1,
+  at: At,
+  transfer_id: Schema.String,
+  reason: Schema.String
+})
+
 export const ChatEvent = Schema.Union(
   MessageComposed,
   MessageReceived,
@@ -154,7 +209,13 @@ export const ChatEvent = Schema.Union(
   PeerAdded,
   PeerRemoved,
   DeliveryAttemptFailed,
-  ReceiptSent
+  ReceiptSent,
+  CallStarted,
+  CallConnected,
+  CallEnded,
+  TransferStarted,
+  TransferCompleted,
+  TransferFailed
 )
 export type ChatEvent = typeof ChatEvent.Type
 export type ChatEventTag = ChatEvent["_tag"]

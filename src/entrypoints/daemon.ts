@@ -1,12 +1,17 @@
-import { Cause, Clock, Effect } from "effect"
+import { Cause, Clock, Effect, Runtime } from "effect"
 import { appendFileSync, mkdirSync, rmSync, writeFileSync } from "node:fs"
 import { dirname, join } from "node:path"
 import { ChatSystem } from "../actors/chat-system.js"
+import { makeCallManager } from "../actors/call-manager.js"
 import { Courier, type ReceiveSummary } from "../actors/courier.js"
+import { SkchatConfig } from "../adapters/config-file.js"
+import type { RelayReply } from "../adapters/daemon-relay.js"
 import { askDaemon, DaemonAlreadyRunning, listenDaemonSocket } from "../adapters/daemon-socket.js"
 import { SkchatPaths } from "../adapters/skchat-paths.js"
+import type { OutboundEnvelope } from "../adapters/transport.js"
 import { errorLine } from "../domain/error-line.js"
-import { InvalidInput } from "../domain/errors.js"
+import { ConfigError, InvalidInput } from "../domain/errors.js"
+import { readWebrtcSettings } from "../domain/webrtc-settings.js"
 import { makeWakeUps } from "./wake-ups.js"
 
 export interface DaemonOptions {
@@ -57,9 +62,6 @@ const describeReceive = (s: ReceiveSummary): ReadonlyArray<string> => {
   for (const r of s.rejected) lines.push(`rejected ${r.source}: ${r.reason} (${r.detail})${r.file ? ` -> ${r.file}` : ""}`)
   if (s.duplicates > 0) lines.push(`${s.duplicates} duplicate(s) consumed`)
   if (s.receipts > 0) lines.push(`${s.receipts} receipt(s): ${s.statusUpdates} message status(es) updated`)
-  for (const c of s.signals) {
-    lines.push(`call signal (${c.signal.kind}) for call ${c.callId} from ${c.from}: calls are not handled yet`)
-  }
   return lines
 }
 
@@ -96,32 +98,89 @@ export const runDaemon = (options: DaemonOptions) =>
     // lock, so `daemon start` never sees a daemon that is about to give up; after a quick look for a
     // running one, so nobody is asked for a passphrase only to be told that.
     if ((yield* Effect.promise(() => askDaemon(paths.dataDir, "status"))) !== undefined) return yield* alreadyRunning()
+    const config = yield* SkchatConfig
+    const webrtc = readWebrtcSettings((key) => config.get("webrtc", key))
+    if (typeof webrtc === "string") return yield* new ConfigError({ message: webrtc })
     yield* chat.unlockKey()
     // Arrivals wake the loop at once; polling every interval stays as the fallback. (Signals are taken
     // over only now: a Ctrl+C at the passphrase prompt above still ends the process.)
     const { wait, wake } = yield* makeWakeUps(courier.transports, (dir, e) =>
       log(`cannot watch ${dir} (${errorLine(e)}): polling every ${options.intervalSeconds}s`, true))
 
+    const run = Runtime.runPromise(yield* Effect.runtime<never>())
+    const calls = makeCallManager({
+      me: chat.identity.uri,
+      settings: webrtc,
+      sendSignal: (peer, callId, signal) => run(Effect.asVoid(courier.sendSignal(peer, callId, signal))),
+      record: (events) => run(chat.record(events)),
+      receive: (items) =>
+        run(courier.receiveItems(items)).then((summary) => {
+          stats.received += summary.accepted.length
+          stats.rejected += summary.rejected.length
+          for (const line of describeReceive(summary)) log(line)
+          takeSignals(summary)
+          // Receipts owed for what came in: the next round sends them (over the channel, first).
+          if (summary.accepted.length > 0) wake()
+        }),
+      log: (line) => log(line)
+    })
+    const takeSignals = (summary: ReceiveSummary) => {
+      const now = Date.now()
+      for (const s of summary.signals) calls.signal(s.from, s.callId, s.signal, now)
+    }
+    courier.useDirect(calls.transport)
+
+    /** One line from the socket: `verb argument`. */
+    const command = async (line: string): Promise<unknown> => {
+      const space = line.indexOf(" ")
+      const verb = space < 0 ? line : line.slice(0, space)
+      const arg = space < 0 ? "" : line.slice(space + 1)
+      const now = Date.now()
+      switch (verb) {
+        case "poke":
+          wake()
+          break
+        case "call":
+          return calls.call(arg, now)
+        case "call-accept":
+          return calls.accept(arg, now)
+        case "call-hangup":
+          return calls.hangUp(arg)
+        case "calls":
+          return calls.live()
+        case "relay": {
+          const envelope = JSON.parse(arg) as OutboundEnvelope
+          if (typeof envelope?.recipient !== "string" || typeof envelope.text !== "string") {
+            return { passed: "not an envelope" } satisfies RelayReply
+          }
+          return calls.transport.send(envelope).then(
+            (): RelayReply => ({ ok: true }),
+            (e): RelayReply => ({ passed: errorLine(e) })
+          )
+        }
+      }
+      return statusNow()
+    }
+    const statusNow = (): DaemonStatus => ({
+      pid: process.pid,
+      data_dir: paths.dataDir,
+      started_at: new Date(stats.startedAt).toISOString(),
+      interval: options.intervalSeconds,
+      log_file: options.logFile,
+      transports: courier.transports.map((t) => t.name),
+      rounds: stats.rounds,
+      received: stats.received,
+      rejected: stats.rejected,
+      sent: stats.sent,
+      last_error: stats.lastError
+    })
+    // Last out: calls are hung up (peers told, ends recorded) and node-datachannel released, or the process
+    // would never exit.
+    yield* Effect.addFinalizer(() => Effect.promise(() => calls.stop()))
+
     yield* Effect.acquireRelease(
       Effect.tryPromise({
-        try: () =>
-          listenDaemonSocket(paths.dataDir, async (command) => {
-            if (command === "poke") wake()
-            const status: DaemonStatus = {
-              pid: process.pid,
-              data_dir: paths.dataDir,
-              started_at: new Date(stats.startedAt).toISOString(),
-              interval: options.intervalSeconds,
-              log_file: options.logFile,
-              transports: courier.transports.map((t) => t.name),
-              rounds: stats.rounds,
-              received: stats.received,
-              rejected: stats.rejected,
-              sent: stats.sent,
-              last_error: stats.lastError
-            }
-            return status
-          }),
+        try: () => listenDaemonSocket(paths.dataDir, command),
         catch: (e) =>
           e instanceof DaemonAlreadyRunning
             ? alreadyRunning()
@@ -136,6 +195,16 @@ export const runDaemon = (options: DaemonOptions) =>
 
     const caughtUp = yield* chat.catchUp()
     if (caughtUp > 0) log(`projections caught up on ${caughtUp} event(s)`, true)
+    // Calls the log still shows open died with the daemon that held them.
+    const stale = chat.direct.openCalls()
+    yield* chat.record(stale.map((c) => ({
+      _tag: "CallEnded" as const,
+      v: 1 as const,
+      at: Date.now(),
+      call_id: c.call_id,
+      outcome: "interrupted" as const,
+      reason: "the daemon holding it stopped"
+    })))
 
     // During a burst, receipts wait until it pauses (or a second has passed): a few envelopes answer it.
     let lastReceipts = 0
@@ -143,6 +212,8 @@ export const runDaemon = (options: DaemonOptions) =>
       stats.rounds += 1
       const now = yield* Clock.currentTimeMillis
       const summary = yield* courier.receive({ receipts: false })
+      takeSignals(summary)
+      calls.tick(now)
       const holdReceipts = summary.accepted.length > 0 && now - lastReceipts < RECEIPT_PAUSE_MS
       if (!holdReceipts) {
         const sent = yield* courier.sendReceipts()

@@ -38,7 +38,7 @@ export const storeLayers = (env: NodeJS.ProcessEnv, inspector = ActorInspector.f
   )
   /** The store plus the configured transports (send, receive, daemon, watch, the MCP server). */
   const mail = Courier.Default.pipe(
-    Layer.provideMerge(Layer.mergeAll(store, paths, keys)),
+    Layer.provideMerge(Layer.mergeAll(store, paths, keys, config)),
     Layer.provide(Transports.layer.pipe(Layer.provide(Layer.mergeAll(config, identity, paths))))
   )
   return { paths, config, identity, peers, keys, store, mail }

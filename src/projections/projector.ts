@@ -1,11 +1,13 @@
 import type { LoggedEvent } from "../domain/chat-event.js"
 import type { Db } from "../adapters/sqlite-database.js"
+import { callProjection } from "./call-projection.js"
 import { messageProjection } from "./message-projection.js"
 import { peerKeyProjection } from "./peer-key-projection.js"
 import type { Projection, ProjectionContext, ProjectionFold, RebuildOptions } from "./projection.js"
 import { rejectionProjection } from "./rejection-projection.js"
 import { searchProjection } from "./search-projection.js"
 import { threadProjection } from "./thread-projection.js"
+import { transferProjection } from "./transfer-projection.js"
 
 /**
  * Every projection, in the order they see each event. Search and threads read the message row an
@@ -16,12 +18,14 @@ export const projections: ReadonlyArray<Projection> = [
   threadProjection,
   messageProjection,
   peerKeyProjection,
-  rejectionProjection
+  rejectionProjection,
+  callProjection,
+  transferProjection
 ]
 
 /** Bulk loads run in the opposite order: threads are derived from the loaded message rows. */
 const bulkOrder: ReadonlyArray<Projection> = [messageProjection, threadProjection, searchProjection,
-  peerKeyProjection, rejectionProjection]
+  peerKeyProjection, rejectionProjection, callProjection, transferProjection]
 
 
 export interface Projector {

@@ -4,6 +4,7 @@ import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { Cause, Console, Effect, Exit, Layer, Option } from "effect"
 import { adminCommand } from "./admin-command.js"
+import { callCommand } from "./call-command.js"
 import { daemonCommand } from "./daemon-command.js"
 import { demoCommand } from "./demo-command.js"
 import { historyCommand } from "./history-command.js"
@@ -38,6 +39,7 @@ const skchat = Command.make("skchat").pipe(
     peersCommand,
     quarantineCommand,
     daemonCommand,
+    callCommand,
     mcpCommand,
     demoCommand,
     adminCommand
