@@ -381,13 +381,14 @@ describe("the MCP server's life as a process", () => {
     }
     expect(await tool<WhoAmI>(server, "whoami")).toMatchObject({ uri: bob.uri, initialized: true, data_dir: bob.dataDir })
 
-    // A tool error, an unknown tool, arguments of the wrong type, a capability not built yet.
+    // A tool error, an unknown tool, arguments of the wrong type, a call with nothing to accept.
     expect(await callError(server, "send_message", { recipient: "nobody-we-know", message: "hi" }))
       .toMatch(/unknown recipient "nobody-we-know"/)
     expect(await callError(server, "no_such_tool", {})).toMatch(/no_such_tool/)
     expect(await callError(server, "send_message", { recipient: 5 })).toMatch(/recipient/)
     expect(await callError(server, "mark_read", { message_ids: ["not-a-message"] })).toMatch(/not-a-message/)
-    expect(await callError(server, "initiate_call", { peer: "alice" })).toMatch(/not available yet/)
+    expect(await callError(server, "accept_call", { peer: "alice" }))
+      .toMatch(/no incoming call from capauth:alice@skworld\.io is waiting|no daemon is running/)
 
     expect(isAlive(server.pid)).toBe(true)
     expect(await tool<WhoAmI>(server, "whoami")).toMatchObject({ uri: bob.uri, initialized: true })

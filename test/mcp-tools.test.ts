@@ -1,5 +1,7 @@
 import { Ajv } from "ajv"
-import { readdirSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { readdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest"
 import { closeAllMcp, callError, callOk, type McpSession, startMcp } from "./support/mcp-session.js"
 import { type ChattingPair, makeChattingPair } from "./support/shared-folder.js"
@@ -203,17 +205,23 @@ describe("each tool", () => {
       .toMatch(/unknown recipient "mallory"/)
   }, TIMEOUT)
 
-  it("the tools not built yet: a clear 'not available yet' error with good arguments, a validation error with bad", async () => {
-    const good: Record<string, Record<string, unknown>> = {
-      create_group: { name: "ops", members: ["alice"] },
-      webrtc_status: {},
-      initiate_call: { peer: "alice" },
-      accept_call: { peer: "alice" },
-      send_file_p2p: { peer: "alice", path: "/etc/hostname" }
-    }
-    for (const [name, args] of Object.entries(good)) {
-      expect(await callError(bob, name, args), name).toMatch(/^not available yet: /)
-    }
+  it("the tool not built yet says so; the direct tools answer without a daemon; bad arguments are validation errors", async () => {
+    expect(await callError(bob, "create_group", { name: "ops", members: ["alice"] })).toMatch(/^not available yet: /)
+    expect(await callOk<{ connections: Array<unknown>; daemon_running: boolean }>(bob, "webrtc_status", {}))
+      .toEqual({ connections: [], daemon_running: false })
+    // Calls are made by the daemon: without one, a clear error.
+    expect(await callError(bob, "initiate_call", { peer: "alice" })).toMatch(/^no daemon is running for .*skchat daemon start/)
+    expect(await callError(bob, "accept_call", { peer: "alice" })).toMatch(/^no daemon is running/)
+    // A file needs no daemon: it goes as sealed chunks over the transports, from the server itself.
+    const file = join(pair.bob.home, "notes.txt")
+    writeFileSync(file, "a file for alice\n")
+    const sent = await callOk<{ transfer_id: string; file_name: string; size: number; sha256: string; route: string }>(
+      bob, "send_file_p2p", { peer: "alice", path: file, description: "the notes" })
+    expect(sent).toMatchObject({ file_name: "notes.txt", size: 17, route: "transport",
+      sha256: createHash("sha256").update("a file for alice\n").digest("hex") })
+    expect(await callError(bob, "send_file_p2p", { peer: "alice", path: join(pair.bob.home, "missing") }))
+      .toMatch(/^cannot read .*missing/)
+    expect(await callError(bob, "send_file_p2p", { peer: "mallory", path: file })).toMatch(/unknown recipient "mallory"/)
     expectValidation(await callError(bob, "create_group", { name: "ops" }), "members")
     expectValidation(await callError(bob, "initiate_call", {}), "peer")
     expectValidation(await callError(bob, "accept_call", { peer: 7 }), "peer")

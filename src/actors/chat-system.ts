@@ -72,6 +72,7 @@ const requestDigest = (input: SendInput): string =>
     reply_to_id: input.replyToId ?? null,
     ttl: input.ttl ?? null,
     metadata: input.metadata ?? null,
+    attachments: input.attachments ?? null,
     plaintext: input.plaintext === true
   })).digest("hex")
 

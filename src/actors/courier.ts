@@ -1,5 +1,8 @@
 import { Effect, type Exit, Runtime } from "effect"
+import { join } from "node:path"
 import { daemonRelay } from "../adapters/daemon-relay.js"
+import { isChunkFile } from "../adapters/file-chunk.js"
+import { makePartialFiles } from "../adapters/partial-files.js"
 import { SkchatPaths } from "../adapters/skchat-paths.js"
 import { Transports } from "../adapters/transport-config.js"
 import type { Disposal, InboundItem, Transport } from "../adapters/transport.js"
@@ -8,6 +11,8 @@ import type { ChatMessage } from "../domain/chat-message.js"
 import { errorLine } from "../domain/error-line.js"
 import type { StoreError } from "../domain/errors.js"
 import { ChatSystem, type ReceiveOutcome } from "./chat-system.js"
+import { fileAttachmentOf } from "../domain/file-attachment.js"
+import { makeFileTransfers } from "./file-transfers.js"
 import type { DeliveryRound } from "./outbox.js"
 import { makeTickBatch } from "./tick-batch.js"
 import { makeRouter } from "./transport-router.js"
@@ -88,10 +93,27 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
       errors: [] as Array<string>
     })
 
-    const receiveFrom = (items: ReadonlyArray<InboundItem>, tally: ReturnType<typeof newTally>) =>
+    const receiveFrom = (all: ReadonlyArray<InboundItem>, tally: ReturnType<typeof newTally>) =>
       Effect.gen(function*() {
-        const outcomes = yield* chat.receive(items)
+        // A file transfer's chunks (the fallback route) go to their transfer, after the envelopes of the same
+        // batch: the message offering the file comes first by name, and must be taken in before its chunks.
         let consumed = 0
+        const items = all.filter((item) => item.refused !== undefined || !isChunkFile(item.bytes))
+        const chunks = all.filter((item) => !items.includes(item))
+        const takeChunks = () => {
+          let dropped = 0
+          for (const item of chunks) {
+            if (!transfers.chunkFile(item.bytes, undefined)) dropped += 1
+            try {
+              item.consume("delete")
+              consumed += 1
+            } catch (e) {
+              tally.errors.push(`cannot consume ${item.source}: ${errorLine(e)}`)
+            }
+          }
+          if (dropped > 0) tally.errors.push(`${dropped} file chunk(s) for no transfer under way here (or that did not open), dropped`)
+        }
+        const outcomes = yield* chat.receive(items)
         outcomes.forEach((o, i) => {
           const item = items[i]!
           try {
@@ -103,6 +125,7 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
           switch (o.status) {
             case "accepted":
               tally.accepted.push(o.message)
+              if (fileAttachmentOf(o.message) !== undefined) transfers.offered(o.message)
               if (!o.verified) tally.unverified += 1
               return
             case "duplicate":
@@ -119,6 +142,7 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
               tally.rejected.push({ source: item.source, reason: o.reason, detail: o.detail, file: o.file })
           }
         })
+        takeChunks()
         return consumed
       })
 
@@ -146,6 +170,8 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
           if (items.length < RECEIVE_BATCH || consumed < items.length) break
         }
       }
+      // A file completed by this pass is checked and recorded before the pass ends (a CLI exits after it).
+      yield* Effect.promise(() => transfers.settled())
       const receiptsSent = options.receipts === false ? 0 : yield* chat.sendReceipts(router)
       return { ...tally, receiptsSent } satisfies ReceiveSummary
     })
@@ -166,6 +192,22 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
     })
     const deliverSoon = (messageId: string) => Effect.flatten(deliverTogether(messageId))
 
+    let log: (line: string) => void = () => {}
+    const runPromise = Runtime.runPromise(yield* Effect.runtime<never>())
+    const transfers = makeFileTransfers({
+      me: chat.identity.uri,
+      files: makePartialFiles(join(dataDir, "files")),
+      storeOffer: (to, content, attachment) =>
+        runPromise(Effect.map(chat.send({ recipient: to, content, attachments: [attachment] }), (r) => r.message.id)),
+      deliver: (messageId) => runPromise(Effect.map(deliverSoon(messageId), (round) => round.sent > 0)),
+      route: (envelope) => router.deliver(envelope),
+      record: (events) => runPromise(chat.record(events)),
+      sending: (peer) => chat.direct.sendingTo(peer),
+      offerOf: (messageId) => fileAttachmentOf({ attachments: chat.direct.attachmentsOf(messageId) }),
+      isCompleted: (transferId) => chat.direct.transfer(transferId)?.state === "completed",
+      log: (line) => log(line)
+    })
+
     /** Items that came another way (a direct call's channel): recorded, then consumed, like a transport's. */
     const receiveItems = Effect.fn("Courier.receiveItems")(function*(items: ReadonlyArray<InboundItem>) {
       const tally = newTally()
@@ -181,8 +223,12 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
       useDirect: (transport: Transport) => {
         direct = transport
       },
-      /** Envelopes to `recipient`'s peer, over whatever route takes them first (file transfer chunks). */
-      route: router.deliver,
+      /** File transfers: sending, and receiving what arrives (chunks over channels, offers and chunk files). */
+      transfers,
+      /** Where transfers report (the daemon's log). */
+      setLog: (f: (line: string) => void) => {
+        log = f
+      },
       deliver,
       deliverSoon,
       sendReceipts: () => chat.sendReceipts(router),

@@ -187,7 +187,9 @@ export const TransferCompleted = Schema.TaggedStruct("TransferCompleted", {
   v: V1,
   at: At,
   transfer_id: Schema.String,
-  route: Schema.Literal("direct", "transport")
+  route: Schema.Literal("direct", "transport"),
+  /** Receiving side: where the file was put (its name, made unique in the files folder). */
+  path: Schema.NullOr(Schema.String)
 })
 export const TransferFailed = Schema.TaggedStruct("TransferFailed", {
   v: V1,

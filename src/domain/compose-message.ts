@@ -15,6 +15,8 @@ export interface ComposeInput {
   /** False only for a deliberate plaintext send (it is then marked so wherever it is shown). */
   readonly encrypted?: boolean | undefined
   readonly metadata?: Readonly<Record<string, unknown>> | undefined
+  /** INTEROP.md's `attachments` (a file transfer's offer: file-attachment.ts). */
+  readonly attachments?: ReadonlyArray<unknown> | undefined
 }
 
 /** A new outbound message: fresh UUIDv7 id, `now` as timestamp, validated like any wire message. */
@@ -30,7 +32,8 @@ export const composeMessage = (input: ComposeInput, nowMillis: number): Either.E
     reply_to_id: input.replyToId ?? null,
     ttl: input.ttl ?? null,
     encrypted: input.encrypted ?? true,
-    metadata: input.metadata ?? {}
+    metadata: input.metadata ?? {},
+    attachments: input.attachments ?? []
   }).pipe(Either.mapLeft(formatParseError))
 
 /** When a TTL message stops existing: its own timestamp plus the TTL. */

@@ -122,8 +122,14 @@ export const runDaemon = (options: DaemonOptions) =>
           // Receipts owed for what came in: the next round sends them (over the channel, first).
           if (summary.accepted.length > 0) wake()
         }),
-      log: (line) => log(line)
+      log: (line) => log(line),
+      onLink: (peer, link) => (link === undefined ? transfers.linkDown(peer) : transfers.linkUp(peer, link)),
+      onControl: (peer, frame) => transfers.control(peer, frame),
+      onExtraChannel: (peer, channel) => transfers.channel(peer, channel)
     })
+    const { transfers } = courier
+    transfers.useDirect({ link: calls.link, openChannel: calls.openChannel })
+    courier.setLog((line) => log(line))
     const takeSignals = (summary: ReceiveSummary) => {
       const now = Date.now()
       for (const s of summary.signals) calls.signal(s.from, s.callId, s.signal, now)
@@ -148,6 +154,14 @@ export const runDaemon = (options: DaemonOptions) =>
           return calls.hangUp(arg)
         case "calls":
           return calls.live()
+        case "send-file": {
+          const { peer, path, note } = JSON.parse(arg) as { peer?: unknown; path?: unknown; note?: unknown }
+          if (typeof peer !== "string" || typeof path !== "string") throw new InvalidInput({ message: "send-file needs a peer and a path" })
+          const started = await transfers.send(peer, path, typeof note === "string" ? note : undefined)
+          return transfers.progress(started.transferId)
+        }
+        case "transfer":
+          return transfers.progress(arg) ?? chat.direct.transfer(arg) ?? { error: `no transfer ${arg}` }
         case "relay": {
           const envelope = JSON.parse(arg) as OutboundEnvelope
           if (typeof envelope?.recipient !== "string" || typeof envelope.text !== "string") {
@@ -176,7 +190,11 @@ export const runDaemon = (options: DaemonOptions) =>
     })
     // Last out: calls are hung up (peers told, ends recorded) and node-datachannel released, or the process
     // would never exit.
-    yield* Effect.addFinalizer(() => Effect.promise(() => calls.stop()))
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => {
+        transfers.stop()
+        return calls.stop()
+      }))
 
     yield* Effect.acquireRelease(
       Effect.tryPromise({

@@ -65,6 +65,10 @@ export interface DirectQueries {
   /** Newest first. */
   readonly transfers: (limit?: number) => ReadonlyArray<TransferView>
   readonly transfer: (transferId: string) => TransferView | undefined
+  /** Our transfers to `peer` not finished yet (to resume on the next call). */
+  readonly sendingTo: (peer: string) => ReadonlyArray<TransferView>
+  /** The attachments of a stored message (a transfer's offer), from its event. */
+  readonly attachmentsOf: (messageId: string) => ReadonlyArray<unknown>
 }
 
 export const makeDirectQueries = (db: Db): DirectQueries => {
@@ -73,6 +77,8 @@ export const makeDirectQueries = (db: Db): DirectQueries => {
   const openWith = db.prepare(`SELECT * FROM calls WHERE peer = ? AND state <> 'ended' ORDER BY started_at DESC LIMIT 1`)
   const transfers = db.prepare(`SELECT * FROM transfers ORDER BY started_at DESC LIMIT ?`)
   const transfer = db.prepare(`SELECT * FROM transfers WHERE transfer_id = ?`)
+  const sendingTo = db.prepare(`SELECT * FROM transfers WHERE peer = ? AND direction = 'out' AND state = 'sending'`)
+  const attachments = db.prepare(`SELECT data ->> '$.message.attachments' FROM events WHERE message_id = ?`).pluck()
   return {
     calls: (limit = 20) => (calls.all(limit) as Array<CallRow>).map(callView),
     openCallWith: (peer) => {
@@ -84,6 +90,11 @@ export const makeDirectQueries = (db: Db): DirectQueries => {
     transfer: (id) => {
       const row = transfer.get(id) as TransferRow | undefined
       return row === undefined ? undefined : transferView(row)
+    },
+    sendingTo: (peer) => (sendingTo.all(peer) as Array<TransferRow>).map(transferView),
+    attachmentsOf: (messageId) => {
+      const json = attachments.get(messageId) as string | null | undefined
+      return typeof json === "string" ? JSON.parse(json) as Array<unknown> : []
     }
   }
 }

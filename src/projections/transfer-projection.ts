@@ -7,8 +7,8 @@ export const transferProjection: Projection = {
   make: (db) => {
     const start = db.prepare(`INSERT INTO transfers (transfer_id, message_id, direction, peer, name, size, sha256, path,
       state, started_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (transfer_id) DO NOTHING`)
-    const complete = db.prepare(`UPDATE transfers SET state = 'completed', ended_at = ?, route = ?
-      WHERE transfer_id = ? AND state <> 'completed'`)
+    const complete = db.prepare(`UPDATE transfers SET state = 'completed', ended_at = ?, route = ?,
+      path = coalesce(?, path) WHERE transfer_id = ? AND state <> 'completed'`)
     const fail = db.prepare(`UPDATE transfers SET state = 'failed', ended_at = ?, reason = ?
       WHERE transfer_id = ? AND state <> 'completed'`)
     return {
@@ -19,7 +19,7 @@ export const transferProjection: Projection = {
               event.sha256, event.path, event.direction === "out" ? "sending" : "receiving", event.at)
             return
           case "TransferCompleted":
-            complete.run(event.at, event.route, event.transfer_id)
+            complete.run(event.at, event.route, event.path, event.transfer_id)
             return
           case "TransferFailed":
             fail.run(event.at, event.reason, event.transfer_id)

@@ -17,6 +17,8 @@ import { quarantineCommand } from "./quarantine-command.js"
 import { receiveCommand } from "./receive-command.js"
 import { searchCommand } from "./search-command.js"
 import { sendCommand } from "./send-command.js"
+import { sendFileCommand } from "./send-file-command.js"
+import { transfersCommand } from "./transfers-command.js"
 import { threadsCommand } from "./threads-command.js"
 import { causeLine } from "../../domain/error-line.js"
 import { colorEnabled } from "./render.js"
@@ -40,6 +42,8 @@ const skchat = Command.make("skchat").pipe(
     quarantineCommand,
     daemonCommand,
     callCommand,
+    sendFileCommand,
+    transfersCommand,
     mcpCommand,
     demoCommand,
     adminCommand

@@ -4,6 +4,7 @@ import { Cause, Effect, Exit } from "effect"
 import { errorLine } from "../../domain/error-line.js"
 import { failureLine, makeAgentRuntime } from "./agent-runtime.js"
 import { registerChatResources } from "./chat-resources.js"
+import { directTools } from "./direct-tools.js"
 import { laterTools } from "./later-tools.js"
 import { followLog, LogChanges } from "./log-follower.js"
 import { messageTools } from "./message-tools.js"
@@ -68,7 +69,7 @@ export const runMcpServer = async (env: NodeJS.ProcessEnv): Promise<void> => {
     })
   })
 
-  for (const tool of [...messageTools(changes), ...statusTools, ...laterTools]) tool.register(server, runtime)
+  for (const tool of [...messageTools(changes), ...statusTools, ...directTools, ...laterTools]) tool.register(server, runtime)
   const resources = registerChatResources(server, runtime)
 
   // A server must outlive anything one request does wrong; a dead host's pipe ends it instead.

@@ -194,9 +194,7 @@ export const daemonStatus = {
   }
 }
 
-// ---- registered with their final schemas; the capabilities behind them are not built yet ----
-
-const callState = z.enum(["offering", "answering", "connecting", "connected", "closed", "failed"])
+const callState = z.enum(["offering", "answering", "connecting", "connected", "closed", "failed", "timed_out"])
 
 export const createGroup = {
   input: {
@@ -210,7 +208,14 @@ export const createGroup = {
 export const webrtcStatus = {
   input: { peer: peer("only this peer's connection").optional() },
   output: {
-    connections: z.array(z.object({ peer: z.string(), state: callState, since: z.string() }))
+    connections: z.array(z.object({
+      peer: z.string(),
+      call_id: z.string(),
+      direction: z.enum(["out", "in"]),
+      state: callState,
+      since: z.string()
+    })),
+    daemon_running: z.boolean()
   }
 }
 
@@ -228,14 +233,16 @@ export const sendFileP2p = {
   input: {
     peer: peer("who to send the file to"),
     path: z.string().min(1).max(4096).describe("absolute path of the file to send"),
-    description: z.string().max(1000).optional()
+    description: z.string().max(1000).optional().describe("a line for the message that carries the file")
   },
   output: {
     transfer_id: z.string(),
+    message_id: z.string(),
     peer: z.string(),
     file_name: z.string(),
     size: z.number().int(),
     sha256: z.string(),
-    state: z.string()
+    state: z.enum(["sending", "waiting", "completed", "failed"]),
+    route: z.enum(["direct", "transport"])
   }
 }
