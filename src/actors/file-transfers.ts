@@ -270,6 +270,7 @@ export const makeFileTransfers = (host: FileTransfersHost) => {
       // The offer went over the call (or, failing that, a transport): once the receiver has it, it asks for
       // the chunks it needs (all of them, now), and `control` starts the pump.
       t.route = "direct"
+      t.state = "sending"
     } else {
       if (!sent) host.log(`the offer of ${attachment.name} to ${peer} waits in the outbox; its chunks follow it`)
       void pumpTransport(t)

@@ -60,22 +60,46 @@ export interface DirectPeer {
   readonly close: () => void
 }
 
+/**
+ * node-datachannel calls back from its own threads: an exception escaping a callback terminates the process
+ * (C++ `terminate`). Every callback goes through this; what fails is reported, never thrown back.
+ */
+const safely = <A extends ReadonlyArray<unknown>>(f: (...args: A) => void) => (...args: A): void => {
+  try {
+    f(...args)
+  } catch (e) {
+    process.emitWarning(`skchat: a direct connection's callback failed: ${e instanceof Error ? e.message : String(e)}`)
+  }
+}
+
 const wrap = (dc: Ndc.DataChannel): DirectChannel => {
   const closeHandlers: Array<() => void> = []
-  dc.onClosed(() => closeHandlers.forEach((f) => f()))
+  const label = dc.getLabel()
+  dc.onClosed(() => {
+    for (const f of closeHandlers) safely(f)()
+  })
+  // A channel that closes never drains: whoever waits for it to must hear of it.
+  const closed = new Promise<never>((_, reject) => closeHandlers.push(() => reject(new Error(`channel ${label} closed`))))
+  closed.catch(() => {})
   return {
-    label: dc.getLabel(),
+    label,
     send: (bytes) => dc.sendMessageBinary(bytes),
     bufferedAmount: () => dc.bufferedAmount(),
     onMessage: (f) =>
-      dc.onMessage((m) => f(typeof m === "string" ? Buffer.from(m, "utf8") : Buffer.from(m as ArrayBuffer))),
+      dc.onMessage(safely((m: string | Buffer | ArrayBuffer) =>
+        f(typeof m === "string" ? Buffer.from(m, "utf8") : Buffer.from(m as ArrayBuffer))
+      )),
     drained: (lowWater) =>
-      new Promise<void>((resolve) => {
-        dc.setBufferedAmountLowThreshold(lowWater)
-        dc.onBufferedAmountLow(() => resolve())
-        // Registered first, then looked: a buffer that emptied meanwhile raises no event.
-        if (dc.bufferedAmount() <= lowWater) resolve()
-      }),
+      Promise.race([
+        closed,
+        new Promise<void>((resolve, reject) => {
+          dc.setBufferedAmountLowThreshold(lowWater)
+          dc.onBufferedAmountLow(() => resolve())
+          // Registered first, then looked: a buffer that emptied meanwhile raises no event.
+          if (!dc.isOpen()) reject(new Error(`channel ${label} closed`))
+          else if (dc.bufferedAmount() <= lowWater) resolve()
+        })
+      ]),
     onClose: (f) => void closeHandlers.push(f),
     close: () => dc.close()
   }
@@ -107,28 +131,28 @@ export const openDirectPeer = (options: DirectPeerOptions): DirectPeer => {
     described = undefined
     options.onSignal({ kind: "description", type, sdp: local.sdp })
   }
-  pc.onLocalDescription((sdp, type) => {
+  pc.onLocalDescription(safely((sdp: string, type: string) => {
     if (type !== "offer" && type !== "answer") return
     if (trickle) return options.onSignal({ kind: "description", type, sdp })
     described = type
     sendWhole()
-  })
-  pc.onGatheringStateChange(() => {
+  }))
+  pc.onGatheringStateChange(safely(() => {
     if (!trickle) sendWhole()
-  })
-  pc.onLocalCandidate((candidate, mid) => {
+  }))
+  pc.onLocalCandidate(safely((candidate: string, mid: string) => {
     if (trickle) options.onSignal({ kind: "candidate", candidate, mid })
-  })
+  }))
   let reportClosed: () => void = () => {}
   const closedDown = new Promise<void>((resolve) => (reportClosed = resolve))
-  pc.onStateChange((state) => {
+  pc.onStateChange(safely((state: string) => {
     if (state === "closed") reportClosed()
     options.onState?.(state)
-  })
-  pc.onDataChannel((dc) => {
+  }))
+  pc.onDataChannel(safely((dc: Ndc.DataChannel) => {
     channels.add(dc)
     options.onChannel?.(wrap(dc))
-  })
+  }))
   let closed = false
   return {
     signal: (s) => {
@@ -140,8 +164,8 @@ export const openDirectPeer = (options: DirectPeerOptions): DirectPeer => {
       new Promise((resolve, reject) => {
         const dc = pc.createDataChannel(label)
         channels.add(dc)
-        dc.onOpen(() => resolve(wrap(dc)))
-        dc.onError((e) => reject(new Error(`channel ${label}: ${e}`)))
+        dc.onOpen(safely(() => resolve(wrap(dc))))
+        dc.onError(safely((e: string) => reject(new Error(`channel ${label}: ${e}`))))
       }),
     state: () => (closed ? "closed" : pc.state()),
     close: () => {
