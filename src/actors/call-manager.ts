@@ -120,9 +120,11 @@ export const makeCallManager = (host: CallManagerHost) => {
     }
     if ((state === "closed" || state === "failed" || state === "timedOut") && !entry.ended) {
       entry.ended = true
-      if (calls.get(entry.peer) === entry) calls.delete(entry.peer)
+      const current = calls.get(entry.peer) === entry
+      if (current) calls.delete(entry.peer)
       entry.link?.close()
-      if (entry.link !== undefined) host.onLink?.(entry.peer, undefined)
+      // A call replaced by a newer one (the peer called again) must not take the newer one's link down.
+      if (entry.link !== undefined && (current || calls.get(entry.peer) === undefined)) host.onLink?.(entry.peer, undefined)
       entry.link = undefined
       if (callId !== null) {
         const outcome = outcomeOf(state, reason)
@@ -203,6 +205,8 @@ export const makeCallManager = (host: CallManagerHost) => {
     /** Starts a call (non-blocking: negotiation goes on here); a call already under way is returned as is. */
     call: (peer: string, now: number): LiveCall => {
       const existing = live(peer)
+      // Calling someone whose call is ringing here answers it (two people calling each other a moment apart).
+      if (existing !== undefined && existing.session.state() === "negotiating.answering") existing.session.accept(now)
       if (existing !== undefined) return describe(existing)
       const entry = open(peer, now)
       const callId = uuidv7(now)
@@ -231,7 +235,7 @@ export const makeCallManager = (host: CallManagerHost) => {
       if (entry !== undefined && signal.kind === "offer" && entry.session.state() === "connected" &&
         entry.session.callId() !== callId) {
         // They called again while we still hold the old call (their side restarted, say): the new one counts.
-        entry.session.drop("the peer started a new call")
+        entry.session.drop("the peer started a new call", 0)
         entry = undefined
       }
       if (entry === undefined) {

@@ -31,8 +31,8 @@ export interface CallSession {
   readonly call: (callId: string, now: number) => void
   readonly accept: (now: number) => void
   readonly hangUp: () => void
-  /** The connection is gone (its channel closed under it): the call fails with `reason`. */
-  readonly drop: (reason: string) => void
+  /** The connection is gone (its channel closed under it): the call fails with `reason`, after a grace. */
+  readonly drop: (reason: string, graceMs?: number) => void
   /** A signal from the peer, for call `callId`. */
   readonly receive: (callId: string, signal: CallSignal, now: number) => void
   /** A clock reading: times the negotiation out if its deadline passed (an actor resumed without its timer). */
@@ -45,6 +45,9 @@ export interface CallSession {
   /** Ends everything without telling the peer (shutdown). */
   readonly stop: () => void
 }
+
+/** How long a lost connection waits for the peer's hang-up before the call counts as failed. */
+export const DROP_GRACE_MS = 1000
 
 /** The channel every call opens first: sealed envelopes travel on it. */
 export const CALL_CHANNEL = "skchat"
@@ -85,6 +88,16 @@ export const openCallSession = (options: CallSessionOptions): CallSession => {
 
   const currentCall = () => actor.getSnapshot().context.callId
 
+  /**
+   * The connection went without a word: the call fails, after a moment. A peer that hangs up closes its
+   * connection right after telling us (a `bye` on the channel, a sealed hang-up over the transports), and
+   * the close can overtake what it said: within the grace, the hang-up wins.
+   */
+  const drop = (reason: string, graceMs = DROP_GRACE_MS) => {
+    if (graceMs <= 0) return actor.send({ type: "FAILED", reason })
+    setTimeout(() => actor.send({ type: "FAILED", reason }), graceMs).unref()
+  }
+
   const connect = (callId: string) => {
     peer?.close()
     channel = undefined
@@ -102,7 +115,7 @@ export const openCallSession = (options: CallSessionOptions): CallSession => {
         if (peer !== opened) return
         if (state === "connected") actor.send({ type: "CONNECTED" })
         if (state === "failed" || state === "disconnected" || state === "closed") {
-          actor.send({ type: "FAILED", reason: `the direct connection ${state === "failed" ? "failed" : "was lost"}` })
+          drop(`the direct connection ${state === "failed" ? "failed" : "was lost"}`)
         }
       },
       onChannel: (c) => {
@@ -154,7 +167,7 @@ export const openCallSession = (options: CallSessionOptions): CallSession => {
     call: (callId, now) => actor.send({ type: "CALL", callId, now }),
     accept: (now) => actor.send({ type: "ACCEPT", now }),
     hangUp: () => actor.send({ type: "HANGUP" }),
-    drop: (reason) => actor.send({ type: "FAILED", reason }),
+    drop,
     receive: (callId, signal, now) => {
       switch (signal.kind) {
         case "offer": {

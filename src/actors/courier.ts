@@ -102,8 +102,10 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
         const chunks = all.filter((item) => !items.includes(item))
         const takeChunks = () => {
           let dropped = 0
+          for (const item of chunks) if (!transfers.chunkFile(item.bytes, undefined)) dropped += 1
+          // Which chunks arrived is on disk before the files they came in are gone.
+          if (chunks.length > 0) transfers.flush()
           for (const item of chunks) {
-            if (!transfers.chunkFile(item.bytes, undefined)) dropped += 1
             try {
               item.consume("delete")
               consumed += 1

@@ -366,6 +366,13 @@ export const makeFileTransfers = (host: FileTransfersHost) => {
       const file = incomingOf(frame.transferId)
       return file !== undefined && takeChunk(peerHint ?? file.peer, frame)
     },
+    /**
+     * Saves which chunks arrived, for every transfer under way here: before the transport files those chunks
+     * came in are deleted, so that a process that stops afterwards does not lose them.
+     */
+    flush: () => {
+      for (const file of incoming.values()) file.save()
+    },
     /** A file channel the peer opened: its frames are chunks. */
     channel: (peer: string, channel: DirectChannel) => {
       if (!channel.label.startsWith(FILE_CHANNEL_PREFIX)) return

@@ -14,6 +14,7 @@ import {
 } from "node:fs"
 import { extname, join } from "node:path"
 import { chunkCount, type FileAttachment, safeFileName } from "../domain/file-attachment.js"
+import { isSafeId } from "../domain/message-id.js"
 
 /**
  * Files being received, on disk so that a transfer survives a dropped connection or a restart: the bytes so
@@ -83,7 +84,8 @@ export const makePartialFiles = (filesDir: string) => {
     }
   }
 
-  const open = (attachment: FileAttachment, peer: string, messageId: string, have: Uint8Array): PartialFile => {
+  const open = (attachment: FileAttachment, peer: string, messageId: string, have: Uint8Array, fresh = false):
+    PartialFile => {
     const id = attachment.transfer_id
     const total = chunkCount(attachment)
     const bitmap = Buffer.alloc(Math.ceil(total / 8))
@@ -92,10 +94,10 @@ export const makePartialFiles = (filesDir: string) => {
     const has = (i: number) => (bitmap[i >> 3]! & (1 << (i & 7))) !== 0
     for (let i = 0; i < total; i++) if (has(i)) count += 1
     const fd = openSync(partPath(id), existsSync(partPath(id)) ? "r+" : "w+", 0o600)
-    let unsaved = 0
+    let unsaved = fresh ? 1 : 0
     let closed = false
     const save = () => {
-      if (closed) return
+      if (closed || unsaved === 0) return
       writeRecord(id, { attachment, peer, message_id: messageId, have: bitmap.toString("base64") })
       unsaved = 0
     }
@@ -165,13 +167,14 @@ export const makePartialFiles = (filesDir: string) => {
       mkdirSync(partialDir, { recursive: true, mode: 0o700 })
       const known = existsSync(recordPath(attachment.transfer_id))
       const have = known ? Buffer.from((JSON.parse(readFileSync(recordPath(attachment.transfer_id), "utf8")) as Record).have, "base64") : new Uint8Array()
-      const file = open(attachment, peer, messageId, have)
-      if (!known) file.save()
+      const file = open(attachment, peer, messageId, have, !known)
+      // Its record exists from the start: a chunk that comes after a restart finds the transfer.
+      file.save()
       return file
     },
     /** One under way before a restart. */
     load: (transferId: string): PartialFile | undefined => {
-      if (!/^[A-Za-z0-9_:-]{1,128}$/.test(transferId) || !existsSync(recordPath(transferId))) return undefined
+      if (!isSafeId(transferId) || !existsSync(recordPath(transferId))) return undefined
       try {
         const r = JSON.parse(readFileSync(recordPath(transferId), "utf8")) as Record
         return open(r.attachment, r.peer, r.message_id, Buffer.from(r.have, "base64"))
