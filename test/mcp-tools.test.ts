@@ -208,7 +208,7 @@ describe("each tool", () => {
   it("the tool not built yet says so; the direct tools answer without a daemon; bad arguments are validation errors", async () => {
     expect(await callError(bob, "create_group", { name: "ops", members: ["alice"] })).toMatch(/^not available yet: /)
     expect(await callOk<{ connections: Array<unknown>; daemon_running: boolean }>(bob, "webrtc_status", {}))
-      .toEqual({ connections: [], daemon_running: false })
+      .toMatchObject({ connections: [], daemon_running: false })
     // Calls are made by the daemon: without one, a clear error.
     expect(await callError(bob, "initiate_call", { peer: "alice" })).toMatch(/^no daemon is running for .*skchat daemon start/)
     expect(await callError(bob, "accept_call", { peer: "alice" })).toMatch(/^no daemon is running/)
