@@ -100,11 +100,11 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
         let consumed = 0
         const items = all.filter((item) => item.refused !== undefined || !isChunkFile(item.bytes))
         const chunks = all.filter((item) => !items.includes(item))
-        const takeChunks = () => {
+        const takeChunks = Effect.promise(async () => {
           let dropped = 0
           for (const item of chunks) if (!transfers.chunkFile(item.bytes, undefined)) dropped += 1
           // Which chunks arrived is on disk before the files they came in are gone.
-          if (chunks.length > 0) transfers.flush()
+          if (chunks.length > 0) await transfers.flush()
           for (const item of chunks) {
             try {
               item.consume("delete")
@@ -114,7 +114,7 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
             }
           }
           if (dropped > 0) tally.errors.push(`${dropped} file chunk(s) for no transfer under way here (or that did not open), dropped`)
-        }
+        })
         const outcomes = yield* chat.receive(items)
         outcomes.forEach((o, i) => {
           const item = items[i]!
@@ -144,7 +144,7 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
               tally.rejected.push({ source: item.source, reason: o.reason, detail: o.detail, file: o.file })
           }
         })
-        takeChunks()
+        yield* takeChunks
         return consumed
       })
 

@@ -3,12 +3,11 @@ import { closeSync, createReadStream, openSync, readSync, statSync } from "node:
 import { basename } from "node:path"
 import type { DirectChannel } from "../adapters/direct-peer.js"
 import {
-  type ChunkFrame,
+  channelMessages,
+  channelReader,
   decodeChunkFile,
-  decodeChunkFrame,
   encodeChunkFile,
-  encodeChunkFrame,
-  openChunk,
+  type SealedChunk,
   sealChunk
 } from "../adapters/file-chunk.js"
 import type { PartialFile, PartialFiles } from "../adapters/partial-files.js"
@@ -124,9 +123,9 @@ export const makeFileTransfers = (host: FileTransfersHost) => {
 
   // ---- sending ----
 
-  const readChunk = (fd: number, a: FileAttachment, i: number): Buffer => {
+  const readChunk = (fd: number, a: FileAttachment, i: number, into?: Buffer): Buffer => {
     const length = Math.max(0, Math.min(a.chunk_size, a.size - i * a.chunk_size))
-    const bytes = Buffer.allocUnsafe(length)
+    const bytes = into === undefined ? Buffer.allocUnsafe(length) : into.subarray(0, length)
     let at = 0
     while (at < length) {
       const n = readSync(fd, bytes, at, length - at, i * a.chunk_size + at)
@@ -155,16 +154,18 @@ export const makeFileTransfers = (host: FileTransfersHost) => {
     t.route = "direct"
     t.state = "sending"
     const fd = openSync(t.path, "r")
+    // One read buffer for the whole pump: sealing copies out of it at once.
+    const buffer = Buffer.allocUnsafe(t.attachment.chunk_size)
     try {
       const lanes = await fileChannels(t.peer)
       let lane = 0
       for (const [first, end] of ranges) {
         for (let i = first; i < end; i++) {
           if (t.pump !== mine) return
-          const plain = readChunk(fd, t.attachment, i)
-          const frame = encodeChunkFrame({ transferId: t.attachment.transfer_id, index: i, sealed: sealChunk(t.key, t.attachment.transfer_id, i, plain) })
+          const [head, body] = channelMessages(t.key, t.attachment.transfer_id, i, readChunk(fd, t.attachment, i, buffer))
           const channel = lanes[lane++ % lanes.length]!
-          channel.send(frame)
+          channel.send(head)
+          channel.send(body)
           t.sent.add(i)
           if (channel.bufferedAmount() > HIGH_WATER) await channel.drained(LOW_WATER)
         }
@@ -189,9 +190,9 @@ export const makeFileTransfers = (host: FileTransfersHost) => {
       const total = chunkCount(t.attachment)
       for (let i = 0; i < total; i++) {
         const plain = readChunk(fd, t.attachment, i)
-        const frame: ChunkFrame = { transferId: t.attachment.transfer_id, index: i, sealed: sealChunk(t.key, t.attachment.transfer_id, i, plain) }
+        const text = encodeChunkFile(t.attachment.transfer_id, i, sealChunk(t.key, t.attachment.transfer_id, i, plain))
         // A fresh, time-ordered id: chunk files sort after the offer, which readers take first.
-        await host.route({ envelopeId: uuidv7(Date.now()), recipient: t.peer, text: encodeChunkFile(frame) })
+        await host.route({ envelopeId: uuidv7(Date.now()), recipient: t.peer, text })
         t.sent.add(i)
       }
       t.state = "completed"
@@ -304,20 +305,29 @@ export const makeFileTransfers = (host: FileTransfersHost) => {
     return file
   }
 
-  /** A chunk from `peer` (over a channel or a transport): opened, checked, written. False when refused. */
-  const takeChunk = (peer: string, frame: ChunkFrame): boolean => {
+  const keys = new Map<string, Buffer>()
+  const keyOf = (file: PartialFile) => {
+    let key = keys.get(file.attachment.transfer_id)
+    if (key === undefined) keys.set(file.attachment.transfer_id, key = Buffer.from(file.attachment.key, "base64"))
+    return key
+  }
+
+  /**
+   * A chunk from `peer` (over a channel or a transport): opened and checked at once (false when refused),
+   * written in the background; the transfer finishes once its last chunk is on disk.
+   */
+  const takeChunk = (peer: string, frame: SealedChunk): boolean => {
     const file = incomingOf(frame.transferId)
     if (file === undefined || file.peer !== peer) return false
-    const plain = openChunk(Buffer.from(file.attachment.key, "base64"), frame.transferId, frame.index, frame.sealed)
+    const plain = frame.open(keyOf(file))
     if (plain === undefined) return false
     if (file.has(frame.index)) return true
-    try {
-      file.write(frame.index, plain)
-    } catch (e) {
-      host.log(`transfer ${frame.transferId}: ${errorLine(e)}`)
-      return false
-    }
-    if (file.complete()) void later(finishIncoming(file))
+    later(file.write(frame.index, plain).then(
+      () => {
+        if (file.complete() && incoming.get(frame.transferId) === file) return finishIncoming(file)
+      },
+      (e: unknown) => host.log(`transfer ${frame.transferId}: ${errorLine(e)}`)
+    ))
     return true
   }
 
@@ -370,16 +380,16 @@ export const makeFileTransfers = (host: FileTransfersHost) => {
      * Saves which chunks arrived, for every transfer under way here: before the transport files those chunks
      * came in are deleted, so that a process that stops afterwards does not lose them.
      */
-    flush: () => {
-      for (const file of incoming.values()) file.save()
+    flush: async () => {
+      for (const file of incoming.values()) {
+        await file.settled()
+        file.save()
+      }
     },
     /** A file channel the peer opened: its frames are chunks. */
     channel: (peer: string, channel: DirectChannel) => {
       if (!channel.label.startsWith(FILE_CHANNEL_PREFIX)) return
-      channel.onMessage((bytes) => {
-        const frame = decodeChunkFrame(bytes)
-        if (frame !== undefined) takeChunk(peer, frame)
-      })
+      channel.onMessage(channelReader((chunk) => takeChunk(peer, chunk)))
     },
     control: (peer: string, frame: ControlFrame) => {
       switch (frame.t) {
@@ -431,16 +441,18 @@ export const makeFileTransfers = (host: FileTransfersHost) => {
           t.state = "waiting"
         }
       }
-      for (const file of incoming.values()) if (file.peer === peer) file.save()
+      for (const file of incoming.values()) if (file.peer === peer) later(file.settled().then(() => file.save()))
     },
     /** Resolves once the work under way here (files being checked, events being recorded) is done. */
     settled: async () => {
-      while (pending.size > 0) await Promise.all([...pending])
+      while (pending.size > 0) await Promise.allSettled([...pending])
     },
-    stop: () => {
+    stop: async () => {
       for (const t of outgoing.values()) t.pump += 1
-      for (const file of incoming.values()) file.close()
+      const files = [...incoming.values()]
       incoming.clear()
+      await Promise.all(files.map((f) => f.close()))
+      await Promise.allSettled([...pending])
     }
   }
 }

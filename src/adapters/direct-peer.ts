@@ -87,7 +87,7 @@ const wrap = (dc: Ndc.DataChannel): DirectChannel => {
     bufferedAmount: () => dc.bufferedAmount(),
     onMessage: (f) =>
       dc.onMessage(safely((m: string | Buffer | ArrayBuffer) =>
-        f(typeof m === "string" ? Buffer.from(m, "utf8") : Buffer.from(m as ArrayBuffer))
+        f(typeof m === "string" ? Buffer.from(m, "utf8") : Buffer.isBuffer(m) ? m : Buffer.from(m))
       )),
     drained: (lowWater) =>
       Promise.race([

@@ -10,6 +10,7 @@ import {
   readFileSync,
   renameSync,
   rmSync,
+  write,
   writeSync
 } from "node:fs"
 import { extname, join } from "node:path"
@@ -29,8 +30,13 @@ export interface PartialFile {
   readonly peer: string
   readonly messageId: string
   readonly has: (index: number) => boolean
-  /** Writes a chunk's plain bytes at its place and marks it arrived. */
-  readonly write: (index: number, bytes: Uint8Array) => void
+  /**
+   * Writes a chunk's plain bytes at its place (off the main thread: a blocked event loop would stall the
+   * channels) and marks it arrived once written.
+   */
+  readonly write: (index: number, bytes: Uint8Array) => Promise<void>
+  /** Resolves once every write under way is done. */
+  readonly settled: () => Promise<void>
   readonly receivedBytes: () => number
   readonly complete: () => boolean
   /** Ranges of chunks still missing, [first, last + 1). */
@@ -39,7 +45,8 @@ export interface PartialFile {
   readonly save: () => void
   /** Checks the whole file against the offer's sha256 and moves it into place. */
   readonly finish: () => Promise<{ readonly path: string } | { readonly reason: string }>
-  readonly close: () => void
+  /** Saves the record and closes the file, once the writes under way are done. */
+  readonly close: () => Promise<void>
 }
 
 interface Record {
@@ -49,7 +56,9 @@ interface Record {
   readonly have: string
 }
 
-const SAVE_EVERY = 256
+const SAVE_EVERY = 64
+/** Chunks that came ahead of their turn kept in memory for the running hash (at most a few MiB). */
+const AHEAD = 32
 
 export const makePartialFiles = (filesDir: string) => {
   const partialDir = join(filesDir, ".partial")
@@ -101,7 +110,31 @@ export const makePartialFiles = (filesDir: string) => {
       writeRecord(id, { attachment, peer, message_id: messageId, have: bitmap.toString("base64") })
       unsaved = 0
     }
-    const close = () => {
+    // The whole file's sha256, taken as chunks come in order (out-of-order ones wait here, a bounded few), so
+    // that most of the file is hashed by the time it is complete; the rest is read back from disk at the end.
+    const hash = createHash("sha256")
+    let hashed = 0
+    const ahead = new Map<number, Uint8Array>()
+    const hashInOrder = (i: number, bytes: Uint8Array) => {
+      if (i !== hashed) {
+        if (i > hashed && ahead.size < AHEAD) ahead.set(i, bytes)
+        return
+      }
+      hash.update(bytes)
+      hashed += 1
+      for (let next = ahead.get(hashed); next !== undefined; next = ahead.get(hashed)) {
+        ahead.delete(hashed)
+        hash.update(next)
+        hashed += 1
+      }
+    }
+    const writing = new Map<number, Promise<void>>()
+    const settled = async () => {
+      while (writing.size > 0) await Promise.allSettled([...writing.values()])
+    }
+    const close = async () => {
+      if (closed) return
+      await settled()
       if (closed) return
       save()
       closed = true
@@ -114,13 +147,24 @@ export const makePartialFiles = (filesDir: string) => {
       messageId,
       has,
       write: (i, bytes) => {
-        if (i < 0 || i >= total || has(i) || closed) return
-        if (bytes.byteLength !== Math.max(0, chunkBytes(i))) throw new Error(`chunk ${i} has the wrong size`)
-        writeSync(fd, bytes, 0, bytes.byteLength, i * attachment.chunk_size)
-        bitmap[i >> 3]! |= 1 << (i & 7)
-        count += 1
-        if (++unsaved >= SAVE_EVERY) save()
+        if (i < 0 || i >= total || has(i) || closed) return Promise.resolve()
+        const under = writing.get(i)
+        if (under !== undefined) return under
+        if (bytes.byteLength !== Math.max(0, chunkBytes(i))) return Promise.reject(new Error(`chunk ${i} has the wrong size`))
+        hashInOrder(i, bytes)
+        const done = new Promise<void>((resolve, reject) =>
+          write(fd, bytes, 0, bytes.byteLength, i * attachment.chunk_size, (e) => {
+            writing.delete(i)
+            if (e !== null) return reject(e)
+            bitmap[i >> 3]! |= 1 << (i & 7)
+            count += 1
+            if (++unsaved >= SAVE_EVERY) save()
+            resolve()
+          }))
+        writing.set(i, done)
+        return done
       },
+      settled,
       receivedBytes: () => {
         let bytes = 0
         for (let i = 0; i < total; i++) if (has(i)) bytes += Math.max(0, chunkBytes(i))
@@ -142,10 +186,14 @@ export const makePartialFiles = (filesDir: string) => {
       },
       save,
       finish: async () => {
+        await settled()
         ftruncateSync(fd, attachment.size)
-        close()
-        const hash = createHash("sha256")
-        for await (const piece of createReadStream(partPath(id))) hash.update(piece as Buffer)
+        await close()
+        ahead.clear()
+        if (hashed * attachment.chunk_size < attachment.size) {
+          const rest = createReadStream(partPath(id), { start: hashed * attachment.chunk_size, highWaterMark: 1024 * 1024 })
+          for await (const piece of rest) hash.update(piece as Buffer)
+        }
         const actual = hash.digest("hex")
         if (actual !== attachment.sha256) {
           rmSync(partPath(id), { force: true })

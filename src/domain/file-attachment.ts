@@ -9,8 +9,12 @@ import { MessageId } from "./message-id.js"
  */
 export const FILE_ATTACHMENT_TYPE = "skchat.file"
 
-/** Plain bytes per chunk: one data-channel message (SCTP carries up to 256 KiB) or one transport file. */
-export const CHUNK_SIZE = 64 * 1024
+/**
+ * Plain bytes per chunk: one data-channel message (node-datachannel takes up to 256 KiB, and a frame adds
+ * ~70 bytes) or one transport file (~330 KB as base64). Large chunks keep the per-chunk work (a cipher, a
+ * write, a frame) small against the bytes moved.
+ */
+export const CHUNK_SIZE = 240 * 1024
 
 /** The largest file a transfer takes (a terabyte: far beyond anything sent this way, but bounded). */
 export const MAX_FILE_BYTES = 2 ** 40

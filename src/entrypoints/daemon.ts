@@ -191,9 +191,9 @@ export const runDaemon = (options: DaemonOptions) =>
     // Last out: calls are hung up (peers told, ends recorded) and node-datachannel released, or the process
     // would never exit.
     yield* Effect.addFinalizer(() =>
-      Effect.promise(() => {
-        transfers.stop()
-        return calls.stop()
+      Effect.promise(async () => {
+        await transfers.stop()
+        await calls.stop()
       }))
 
     yield* Effect.acquireRelease(
