@@ -1,5 +1,5 @@
 /**
- * `npm run bench`: the figures issues #2, #3 and #4 ask for, measured on this machine, written to BENCHMARKS.md
+ * `npm run bench`: the figures issues #2 to #6 ask for, measured on this machine, written to BENCHMARKS.md
  * (`--quick`: smaller sizes, written to bench/last-quick-run.md). The sealing figures of #3 are in
  * bench/crypto-bench.ts. Everything runs in temp dirs; nothing touches the real home or the network.
  */
@@ -13,6 +13,7 @@ import { ChatSystem } from "../src/actors/chat-system.js"
 import { ChatHistory, historyLayer } from "../src/entrypoints/chat-history.js"
 import { ChatQueries } from "../src/projections/chat-queries.js"
 import { cryptoBenchmarks } from "./crypto-bench.js"
+import { directBenchmarks } from "./direct-bench.js"
 import { COMMON_TERM, RARE_TERM, syntheticMessage } from "./message-fixture.js"
 import { mcpBenchmarks } from "./mcp-bench.js"
 import { daemonStartupBenchmark, transportBenchmarks } from "./transport-bench.js"
@@ -154,6 +155,9 @@ try {
 
   // 11-13. The MCP server (issue #5): start-up, send_message round trips, wait_for_messages wake-up.
   await mcpBenchmarks({ quick, report })
+
+  // 14-16. Direct calls (issue #6): call set-up, message latency over the call, a file against raw node-datachannel.
+  await directBenchmarks({ quick, report })
 } finally {
   rmSync(scratch, { recursive: true, force: true })
 }

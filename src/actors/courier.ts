@@ -98,8 +98,9 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
         // A file transfer's chunks (the fallback route) go to their transfer, after the envelopes of the same
         // batch: the message offering the file comes first by name, and must be taken in before its chunks.
         let consumed = 0
-        const items = all.filter((item) => item.refused !== undefined || !isChunkFile(item.bytes))
-        const chunks = all.filter((item) => !items.includes(item))
+        const isChunk = (item: InboundItem) => item.refused === undefined && isChunkFile(item.bytes)
+        const items = all.filter((item) => !isChunk(item))
+        const chunks = all.filter(isChunk)
         const takeChunks = Effect.promise(async () => {
           let dropped = 0
           for (const item of chunks) if (!transfers.chunkFile(item.bytes, undefined)) dropped += 1

@@ -26,6 +26,7 @@ import {
   MAX_FILE_BYTES
 } from "../domain/file-attachment.js"
 import { uuidv7 } from "../domain/message-id.js"
+import type { TransferView } from "../projections/direct-queries.js"
 import type { ControlFrame, DirectLink } from "./direct-link.js"
 
 /** Channels a direct transfer spreads its chunks over. */
@@ -74,6 +75,20 @@ export interface TransferProgress {
   readonly route: "direct" | "transport"
   readonly reason: string | null
 }
+
+/** A transfer this process is not carrying (done, or from before a restart) as `send-file` follows one. */
+export const progressFromLog = (t: TransferView): TransferProgress => ({
+  transfer_id: t.transfer_id,
+  message_id: t.message_id,
+  peer: t.peer,
+  name: t.name,
+  size: t.size,
+  sha256: t.sha256,
+  done_bytes: t.state === "completed" ? t.size : 0,
+  state: t.state === "completed" || t.state === "failed" ? t.state : "waiting",
+  route: t.route === "transport" ? "transport" : "direct",
+  reason: t.reason
+})
 
 interface Outgoing {
   readonly attachment: FileAttachment
@@ -443,9 +458,12 @@ export const makeFileTransfers = (host: FileTransfersHost) => {
       }
       for (const file of incoming.values()) if (file.peer === peer) later(file.settled().then(() => file.save()))
     },
-    /** Resolves once the work under way here (files being checked, events being recorded) is done. */
+    /**
+     * Resolves once the work under way now (chunks being written, files being checked, events being recorded)
+     * is done; not what starts meanwhile (a transfer streaming over a call would keep it waiting to its end).
+     */
     settled: async () => {
-      while (pending.size > 0) await Promise.allSettled([...pending])
+      await Promise.allSettled([...pending])
     },
     stop: async () => {
       for (const t of outgoing.values()) t.pump += 1

@@ -4,6 +4,7 @@ import { dirname, join } from "node:path"
 import { ChatSystem } from "../actors/chat-system.js"
 import { makeCallManager } from "../actors/call-manager.js"
 import { Courier, type ReceiveSummary } from "../actors/courier.js"
+import { progressFromLog } from "../actors/file-transfers.js"
 import { SkchatConfig } from "../adapters/config-file.js"
 import type { RelayReply } from "../adapters/daemon-relay.js"
 import { askDaemon, DaemonAlreadyRunning, listenDaemonSocket } from "../adapters/daemon-socket.js"
@@ -160,8 +161,10 @@ export const runDaemon = (options: DaemonOptions) =>
           const started = await transfers.send(peer, path, typeof note === "string" ? note : undefined)
           return transfers.progress(started.transferId)
         }
-        case "transfer":
-          return transfers.progress(arg) ?? chat.direct.transfer(arg) ?? { error: `no transfer ${arg}` }
+        case "transfer": {
+          const logged = chat.direct.transfer(arg)
+          return transfers.progress(arg) ?? (logged === undefined ? { error: `no transfer ${arg}` } : progressFromLog(logged))
+        }
         case "relay": {
           const envelope = JSON.parse(arg) as OutboundEnvelope
           if (typeof envelope?.recipient !== "string" || typeof envelope.text !== "string") {

@@ -1,4 +1,5 @@
 import { Effect } from "effect"
+import { resolve } from "node:path"
 import { Courier } from "../actors/courier.js"
 import type { TransferProgress } from "../actors/file-transfers.js"
 import { askDaemon } from "../adapters/daemon-socket.js"
@@ -17,8 +18,10 @@ export interface StartedTransfer {
  * (over a connected call's channels if there is one); otherwise this process sends it as sealed chunks over
  * the transports.
  */
-export const startTransfer = (dataDir: string, to: string, path: string, note?: string) =>
+export const startTransfer = (dataDir: string, to: string, file: string, note?: string) =>
   Effect.gen(function*() {
+    // The daemon's working directory is not the caller's.
+    const path = resolve(file)
     if ((yield* Effect.promise(() => askDaemon(dataDir, "status"))) !== undefined) {
       const progress = yield* requestDaemon<TransferProgress>(dataDir,
         `send-file ${JSON.stringify({ peer: to, path, ...(note === undefined ? {} : { note }) })}`, 600_000)
