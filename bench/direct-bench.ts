@@ -5,7 +5,7 @@
  */
 import Database from "better-sqlite3"
 import { Effect, ManagedRuntime } from "effect"
-import { type ChildProcess, fork, spawn } from "node:child_process"
+import { type ChildProcess, fork } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { closeSync, openSync, rmSync, writeSync } from "node:fs"
 import { join } from "node:path"
@@ -19,34 +19,15 @@ import { askDaemon } from "../src/adapters/daemon-socket.js"
 import { CHUNK_SIZE } from "../src/domain/file-attachment.js"
 import { storeLayers } from "../src/entrypoints/store-layers.js"
 import { type Chatter, makeChattingPair } from "../test/support/shared-folder.js"
+import { startDaemon, stopDaemon } from "./transport-bench.js"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
-const bin = join(root, "bin", "skchat.cjs")
 
 type Report = (line: string) => void
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
-
-const startDaemon = async (who: Chatter): Promise<ChildProcess> => {
-  const child = spawn(process.execPath, [bin, "daemon", "start", "--foreground", "--quiet", "-i", "5"], {
-    env: { ...who.env, SKCHAT_DAEMON_CHILD: "1" },
-    stdio: ["ignore", "ignore", "inherit"]
-  })
-  for (;;) {
-    if (child.exitCode !== null) throw new Error(`the daemon exited with ${child.exitCode}`)
-    if ((await askDaemon(who.dataDir, "status", 200)) !== undefined) return child
-    await sleep(5)
-  }
-}
-
-const stopDaemon = async (child: ChildProcess) => {
-  if (child.exitCode !== null) return
-  const exited = new Promise((r) => child.once("exit", r))
-  child.kill("SIGTERM")
-  await exited
-}
 
 const calls = async (who: Chatter) => ((await askDaemon(who.dataDir, "calls")) ?? []) as ReadonlyArray<LiveCall>
 
@@ -100,7 +81,7 @@ export const directBenchmarks = async (options: {
   const alice = ManagedRuntime.make(storeLayers(pair.alice.env).mail)
   let bobDb: Database.Database | undefined
   try {
-    daemons.push(await startDaemon(pair.alice), await startDaemon(pair.bob))
+    for (const who of [pair.alice, pair.bob]) daemons.push((await startDaemon(who.env, who.dataDir, ["-i", "5"])).child)
 
     // 1. Call set-up: from asking alice's daemon to call until it reports the call connected.
     const setups: Array<number> = []

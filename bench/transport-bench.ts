@@ -29,7 +29,7 @@ const percentile = (sorted: ReadonlyArray<number>, p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!
 
 /** `skchat daemon start --foreground` for a data dir, resolved once it answers on its socket. */
-const startDaemon = async (env: NodeJS.ProcessEnv, dataDir: string, args: ReadonlyArray<string> = []) => {
+export const startDaemon = async (env: NodeJS.ProcessEnv, dataDir: string, args: ReadonlyArray<string> = []) => {
   const t0 = performance.now()
   const child = spawn(process.execPath, [bin, "daemon", "start", "--foreground", "--quiet", ...args], {
     env: { ...env, SKCHAT_DAEMON_CHILD: "1" },
@@ -42,7 +42,7 @@ const startDaemon = async (env: NodeJS.ProcessEnv, dataDir: string, args: Readon
   }
 }
 
-const stopDaemon = async (child: ChildProcess) => {
+export const stopDaemon = async (child: ChildProcess) => {
   if (child.exitCode !== null) return
   const exited = new Promise((r) => child.once("exit", r))
   child.kill("SIGTERM")

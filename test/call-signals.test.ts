@@ -4,11 +4,10 @@ import { existsSync, readdirSync } from "node:fs"
 import { afterEach, describe, expect, it } from "vitest"
 import { Courier } from "../src/actors/courier.js"
 import { sealCallSignal } from "../src/adapters/envelope-codec.js"
-import { type OwnKey, type PeerKey, readPeerKey, readPrivateKey, unlockKey } from "../src/adapters/openpgp-crypto.js"
 import type { CallSignal } from "../src/domain/call-signal.js"
 import { openHistory } from "../src/entrypoints/chat-history.js"
 import { storeLayers } from "../src/entrypoints/store-layers.js"
-import { installIdentity, keyPairFor, registerPeer } from "./support/identities.js"
+import { installIdentity, ownKeyOf, peerKeyOf, registerPeer } from "./support/identities.js"
 import { makeChattingPair } from "./support/shared-folder.js"
 import { makeTempHome, runCli, type TempHome } from "./support/temp-home.js"
 
@@ -32,17 +31,6 @@ const person = async (name: string, knows: ReadonlyArray<string>) => {
   return home
 }
 
-const ownKey = async (name: string): Promise<OwnKey> => {
-  const unlocked = await unlockKey(await readPrivateKey((await keyPairFor(name)).armoredPrivate), undefined)
-  if (unlocked._tag === "Left") throw new Error(unlocked.left)
-  return unlocked.right
-}
-const peerKey = async (name: string): Promise<PeerKey> => {
-  const key = await readPeerKey((await keyPairFor(name)).armoredPublic)
-  if (key._tag === "Left") throw new Error(key.left)
-  return key.right
-}
-
 /** A signal sealed by `signer`'s key, claiming to come from `from`, encrypted to `to`'s key, addressed to `addressee`. */
 const signal = async (options: {
   readonly signer: string
@@ -58,7 +46,7 @@ const signal = async (options: {
     callId: "call-42",
     signal: options.signal ?? { kind: "offer", sdp: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n" },
     at: options.at ?? Date.now()
-  }, await ownKey(options.signer), await peerKey(options.to), randomUUID())).text
+  }, await ownKeyOf(options.signer), await peerKeyOf(options.to), randomUUID())).text
 
 const receiveAsBob = async (bob: TempHome, envelope: string) => {
   const h = await openHistory({ home: bob.home, dataDir: bob.dataDir })

@@ -2,12 +2,14 @@ import { randomUUID } from "node:crypto"
 import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
+import type { LiveCall } from "../src/actors/call-manager.js"
 import { sealCallSignal } from "../src/adapters/envelope-codec.js"
+import type { CallView as CallRow } from "../src/projections/direct-queries.js"
 import { writeEnvelopeFile } from "../src/adapters/folder-mailbox.js"
-import { type OwnKey, type PeerKey, readPeerKey, readPrivateKey, unlockKey } from "../src/adapters/openpgp-crypto.js"
 import { waitFor } from "./support/cli-wait.js"
+import { cleanUpPairs, daemonLogOf, oneErrorLine, startDaemonOf } from "./support/daemon-pair.js"
 import { DaemonReaper, daemonStatus, isAlive, waitGone } from "./support/daemon-process.js"
-import { keyPairFor } from "./support/identities.js"
+import { ownKeyOf, peerKeyOf } from "./support/identities.js"
 import { type ChattingPair, type Chatter, fileTransportConfig, makeChattingPair } from "./support/shared-folder.js"
 import { runCli, storeFile, withDatabase } from "./support/temp-home.js"
 
@@ -26,15 +28,7 @@ const carriers: Array<() => void> = []
 
 afterEach(async ({ task }) => {
   for (const stop of carriers.splice(0)) stop()
-  const left = await reaper.reap()
-  // A failed test shows what the daemons logged (the data dirs are removed next).
-  if (task.result?.state === "fail") {
-    for (const pair of pairs) {
-      for (const who of [pair.alice, pair.bob]) console.error(`--- ${who.name}'s daemon.log ---\n${logOf(who)}`)
-    }
-  }
-  for (const pair of pairs.splice(0)) pair.remove()
-  expect(left, "daemon processes left running after the test").toEqual([])
+  await cleanUpPairs(reaper, pairs, task.result?.state === "fail")
 })
 
 /** Calls always stay on the loopback address. */
@@ -92,43 +86,13 @@ const newCarriedPair = async () => {
 /** Appends lines to one side's `skchat.webrtc` section (the last section of its config.yml). */
 const addWebrtcSetting = (who: Chatter, lines: string) => appendFileSync(join(who.dataDir, "config.yml"), lines)
 
-const startDaemon = async (who: Chatter) => {
-  const started = await reaper.start(who.env, ["-i", "1"])
-  expect(started.code, started.stderr).toBe(0)
-  expect(started.pid).toBeDefined()
-  return started.pid!
-}
+const startDaemon = (who: Chatter) => startDaemonOf(reaper, who)
+const logOf = daemonLogOf
+const oneLine = oneErrorLine
 
-const logOf = (who: Chatter): string => {
-  const file = join(who.dataDir, "daemon.log")
-  return existsSync(file) ? readFileSync(file, "utf8") : ""
-}
+/** `call status --json`: the calls projection plus the daemon's negotiation state. */
+type CallView = CallRow & { readonly negotiation: string | null }
 
-/** The one line of a CLI error: exactly one non-empty line on stderr. */
-const oneLine = (stderr: string): string => {
-  const lines = stderr.split("\n").filter((l) => l.trim() !== "")
-  expect(lines, `expected one error line, got:\n${stderr}`).toHaveLength(1)
-  return lines[0]!
-}
-
-interface CallView {
-  readonly call_id: string
-  readonly peer: string
-  readonly direction: "out" | "in"
-  readonly state: "calling" | "ringing" | "connected" | "ended"
-  readonly started_at: string
-  readonly connected_at: string | null
-  readonly ended_at: string | null
-  readonly outcome: string | null
-  readonly reason: string | null
-  readonly negotiation: string | null
-}
-
-interface LiveCall {
-  readonly peer: string
-  readonly call_id: string | null
-  readonly state: string
-}
 
 const callStatus = async (who: Chatter): Promise<Array<CallView>> => {
   const r = await runCli(["call", "status", "--json"], who.env)
@@ -361,16 +325,6 @@ describe("a direct call between two daemons", () => {
 
 describe("refused call signals", () => {
   const uriOf = (name: string) => `capauth:${name}@skworld.io`
-  const ownKey = async (name: string): Promise<OwnKey> => {
-    const unlocked = await unlockKey(await readPrivateKey((await keyPairFor(name)).armoredPrivate), undefined)
-    if (unlocked._tag === "Left") throw new Error(unlocked.left)
-    return unlocked.right
-  }
-  const peerKey = async (name: string): Promise<PeerKey> => {
-    const key = await readPeerKey((await keyPairFor(name)).armoredPublic)
-    if (key._tag === "Left") throw new Error(key.left)
-    return key.right
-  }
   /** A sealed offer signed by `signer`, claiming `from`, encrypted to `to`'s key, addressed to `addressee`. */
   const offer = async (o: { signer: string; from: string; to: string; addressee: string }) => {
     const envelopeId = randomUUID()
@@ -380,7 +334,7 @@ describe("refused call signals", () => {
       callId: randomUUID(),
       signal: { kind: "offer", sdp: "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n" },
       at: Date.now()
-    }, await ownKey(o.signer), await peerKey(o.to), envelopeId)
+    }, await ownKeyOf(o.signer), await peerKeyOf(o.to), envelopeId)
     return { envelopeId, text: sealed.text }
   }
 

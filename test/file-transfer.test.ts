@@ -2,13 +2,15 @@ import { createHash, randomBytes } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { afterEach, describe, expect, it } from "vitest"
+import type { TransferProgress } from "../src/actors/file-transfers.js"
 import { encodeChunkFile, sealChunk } from "../src/adapters/file-chunk.js"
-import { CHUNK_SIZE } from "../src/domain/file-attachment.js"
 import { writeEnvelopeFile } from "../src/adapters/folder-mailbox.js"
-import { FILE_ATTACHMENT_TYPE } from "../src/domain/file-attachment.js"
+import { CHUNK_SIZE, FILE_ATTACHMENT_TYPE } from "../src/domain/file-attachment.js"
+import type { TransferView } from "../src/projections/direct-queries.js"
 import { uuidv7 } from "../src/domain/message-id.js"
 import { openHistory } from "../src/index.js"
 import { waitFor } from "./support/cli-wait.js"
+import { cleanUpPairs, daemonLogOf, oneErrorLine, startDaemonOf } from "./support/daemon-pair.js"
 import { DaemonReaper, daemonStatus, eventually, isAlive, waitGone } from "./support/daemon-process.js"
 import { type ChattingPair, type Chatter, makeChattingPair } from "./support/shared-folder.js"
 import { filesUnder, runCli } from "./support/temp-home.js"
@@ -25,14 +27,7 @@ const reaper = new DaemonReaper()
 const pairs: Array<ChattingPair> = []
 
 afterEach(async ({ task }) => {
-  const left = await reaper.reap()
-  if (task.result?.state === "fail") {
-    for (const pair of pairs) {
-      for (const who of [pair.alice, pair.bob]) console.error(`--- ${who.name}'s daemon.log ---\n${logOf(who)}`)
-    }
-  }
-  for (const pair of pairs.splice(0)) pair.remove()
-  expect(left, "daemon processes left running after the test").toEqual([])
+  await cleanUpPairs(reaper, pairs, task.result?.state === "fail")
 })
 
 /** Calls stay on the loopback address and are answered at once on both sides. */
@@ -44,24 +39,9 @@ const newPair = async () => {
   return pair
 }
 
-const startDaemon = async (who: Chatter) => {
-  const started = await reaper.start(who.env, ["-i", "1"])
-  expect(started.code, started.stderr).toBe(0)
-  expect(started.pid).toBeDefined()
-  return started.pid!
-}
-
-const logOf = (who: Chatter): string => {
-  const file = join(who.dataDir, "daemon.log")
-  return existsSync(file) ? readFileSync(file, "utf8") : ""
-}
-
-/** The one line of a CLI error: exactly one non-empty line on stderr. */
-const oneLine = (stderr: string): string => {
-  const lines = stderr.split("\n").filter((l) => l.trim() !== "")
-  expect(lines, `expected one error line, got:\n${stderr}`).toHaveLength(1)
-  return lines[0]!
-}
+const startDaemon = (who: Chatter) => startDaemonOf(reaper, who)
+const logOf = daemonLogOf
+const oneLine = oneErrorLine
 
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex")
 const sha256Of = (path: string) => sha256(readFileSync(path))
@@ -85,18 +65,7 @@ const flipByte = (base64: string): string => {
   return bytes.toString("base64")
 }
 
-interface Progress {
-  readonly transfer_id: string
-  readonly message_id: string
-  readonly peer: string
-  readonly name: string
-  readonly size: number
-  readonly sha256: string
-  readonly done_bytes: number
-  readonly state: "sending" | "waiting" | "completed" | "failed"
-  readonly route: "direct" | "transport"
-  readonly reason: string | null
-}
+type Progress = TransferProgress
 
 /** `skchat send-file PEER PATH --json ...`: its answer (and its stderr, which must be empty on a pipe). */
 const sendFile = async (from: Chatter, to: string, path: string, more: ReadonlyArray<string> = []): Promise<Progress> => {
@@ -107,21 +76,6 @@ const sendFile = async (from: Chatter, to: string, path: string, more: ReadonlyA
   return JSON.parse(r.stdout) as Progress
 }
 
-interface TransferView {
-  readonly transfer_id: string
-  readonly message_id: string
-  readonly direction: "out" | "in"
-  readonly peer: string
-  readonly name: string
-  readonly size: number
-  readonly sha256: string
-  readonly path: string
-  readonly state: "sending" | "receiving" | "completed" | "failed"
-  readonly started_at: string
-  readonly ended_at: string | null
-  readonly route: string | null
-  readonly reason: string | null
-}
 
 const transfersOf = async (who: Chatter): Promise<Array<TransferView>> => {
   const r = await runCli(["transfers", "--json", "-n", "1000"], who.env)

@@ -1,6 +1,14 @@
 import { chmodSync, mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
-import { generateKeyPair, type GeneratedKeys } from "../../src/adapters/openpgp-crypto.js"
+import {
+  generateKeyPair,
+  type GeneratedKeys,
+  type OwnKey,
+  type PeerKey,
+  readPeerKey,
+  readPrivateKey,
+  unlockKey
+} from "../../src/adapters/openpgp-crypto.js"
 import { makeTempHome, type TempHome, writePeer } from "./temp-home.js"
 
 /**
@@ -115,4 +123,18 @@ export const makeCliHome = async (peers: ReadonlyArray<string> = TEST_PEERS): Pr
   const temp = makeTempHome()
   await provisionStore(temp, "capauth:local@skchat", { peers, writeConfig: false })
   return temp
+}
+
+/** `name`'s test key pair, unlocked, as a sender signs with it. */
+export const ownKeyOf = async (name: string): Promise<OwnKey> => {
+  const unlocked = await unlockKey(await readPrivateKey((await keyPairFor(name)).armoredPrivate), undefined)
+  if (unlocked._tag === "Left") throw new Error(unlocked.left)
+  return unlocked.right
+}
+
+/** `name`'s test public key, as a sender encrypts to it. */
+export const peerKeyOf = async (name: string): Promise<PeerKey> => {
+  const key = await readPeerKey((await keyPairFor(name)).armoredPublic)
+  if (key._tag === "Left") throw new Error(key.left)
+  return key.right
 }
