@@ -59,10 +59,9 @@ const outcomeOf = (state: string, reason: string | null) =>
  */
 export const makeCallManager = (host: CallManagerHost) => {
   const calls = new Map<string, Entry>()
-  const ours = new Set<string>()
 
-  // One chain for log writes and one per peer for signals: an offer must not overtake nothing, a hang-up
-  // must not overtake its offer.
+  // One chain for log writes (a call's end never lands before its start) and one per peer for signals (a
+  // hang-up never overtakes its offer).
   let records: Promise<void> = Promise.resolve()
   const record = (...events: ReadonlyArray<ChatEvent>) => {
     records = records.then(() => host.record(events)).catch((e) => host.log(`error: cannot record a call event: ${errorLine(e)}`))
@@ -108,8 +107,9 @@ export const makeCallManager = (host: CallManagerHost) => {
           reason: "both sides called at once; the other call stands" })
       }
       entry.logged = callId
-      record({ _tag: "CallStarted", v: 1, at, call_id: callId, peer: entry.peer, direction: ours.has(callId) ? "out" : "in" })
-      if (!ours.has(callId)) {
+      const ours = entry.session.role() === "caller"
+      record({ _tag: "CallStarted", v: 1, at, call_id: callId, peer: entry.peer, direction: ours ? "out" : "in" })
+      if (!ours) {
         host.log(`incoming call ${callId} from ${entry.peer}${state === "negotiating.answering" ? " (ringing: `skchat call accept`)" : ""}`)
       }
     }
@@ -209,9 +209,7 @@ export const makeCallManager = (host: CallManagerHost) => {
       if (existing !== undefined && existing.session.state() === "negotiating.answering") existing.session.accept(now)
       if (existing !== undefined) return describe(existing)
       const entry = open(peer, now)
-      const callId = uuidv7(now)
-      ours.add(callId)
-      entry.session.call(callId, now)
+      entry.session.call(uuidv7(now), now)
       return describe(entry)
     },
     accept: (peer: string, now: number): LiveCall => {

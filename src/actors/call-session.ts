@@ -39,6 +39,8 @@ export interface CallSession {
   readonly tick: (now: number) => void
   readonly state: () => string
   readonly callId: () => string | null
+  /** `caller` when the call in hand is ours, `callee` when it is the peer's (also after losing a glare). */
+  readonly role: () => "caller" | "callee" | null
   readonly channel: () => DirectChannel | undefined
   /** Opens another channel on the call's connection (file transfers); rejects when there is none. */
   readonly openChannel: (label: string) => Promise<DirectChannel>
@@ -201,6 +203,7 @@ export const openCallSession = (options: CallSessionOptions): CallSession => {
     tick: (now) => actor.send({ type: "CLOCK", now }),
     state: () => stateName(actor.getSnapshot().value),
     callId: currentCall,
+    role: () => actor.getSnapshot().context.role,
     channel: () => channel,
     openChannel: (label) =>
       peer === undefined ? Promise.reject(new Error("the call has no connection")) : peer.openChannel(label),

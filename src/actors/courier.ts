@@ -12,7 +12,7 @@ import { errorLine } from "../domain/error-line.js"
 import type { StoreError } from "../domain/errors.js"
 import { ChatSystem, type ReceiveOutcome } from "./chat-system.js"
 import { fileAttachmentOf } from "../domain/file-attachment.js"
-import { makeFileTransfers } from "./file-transfers.js"
+import { type DirectRoutes, makeFileTransfers } from "./file-transfers.js"
 import type { DeliveryRound } from "./outbox.js"
 import { makeTickBatch } from "./tick-batch.js"
 import { makeRouter } from "./transport-router.js"
@@ -128,7 +128,7 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
           switch (o.status) {
             case "accepted":
               tally.accepted.push(o.message)
-              if (fileAttachmentOf(o.message) !== undefined) transfers.offered(o.message)
+              transfers.offered(o.message)
               if (!o.verified) tally.unverified += 1
               return
             case "duplicate":
@@ -222,16 +222,17 @@ export class Courier extends Effect.Service<Courier>()("skchat/Courier", {
       transports: setup.transports,
       receive,
       receiveItems,
-      /** The daemon's own direct transport (its calls' channels), in place of the relay to a daemon. */
-      useDirect: (transport: Transport) => {
-        direct = transport
+      /**
+       * This process holds the calls (the daemon): their channels become the direct transport (in place of
+       * the relay to a daemon) and carry file transfers, which report to the daemon's log.
+       */
+      holdCalls: (calls: { readonly transport: Transport; readonly log: (line: string) => void } & DirectRoutes) => {
+        direct = calls.transport
+        log = calls.log
+        transfers.useDirect(calls)
       },
       /** File transfers: sending, and receiving what arrives (chunks over channels, offers and chunk files). */
       transfers,
-      /** Where transfers report (the daemon's log). */
-      setLog: (f: (line: string) => void) => {
-        log = f
-      },
       deliver,
       deliverSoon,
       sendReceipts: () => chat.sendReceipts(router),

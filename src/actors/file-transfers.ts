@@ -30,7 +30,7 @@ import type { TransferView } from "../projections/direct-queries.js"
 import type { ControlFrame, DirectLink } from "./direct-link.js"
 
 /** Channels a direct transfer spreads its chunks over. */
-export const FILE_CHANNELS = 4
+const FILE_CHANNELS = 4
 const FILE_CHANNEL_PREFIX = "skchat-file-"
 /** Back-pressure per channel: stop queueing above the high mark, go on once it drained to the low one. */
 const HIGH_WATER = 1024 * 1024
@@ -138,9 +138,10 @@ export const makeFileTransfers = (host: FileTransfersHost) => {
 
   // ---- sending ----
 
-  const readChunk = (fd: number, a: FileAttachment, i: number, into?: Buffer): Buffer => {
+  /** Chunk `i` of the file, read into `into` (one buffer per pump: sealing copies out of it at once). */
+  const readChunk = (fd: number, a: FileAttachment, i: number, into: Buffer): Buffer => {
     const length = Math.max(0, Math.min(a.chunk_size, a.size - i * a.chunk_size))
-    const bytes = into === undefined ? Buffer.allocUnsafe(length) : into.subarray(0, length)
+    const bytes = into.subarray(0, length)
     let at = 0
     while (at < length) {
       const n = readSync(fd, bytes, at, length - at, i * a.chunk_size + at)
@@ -169,7 +170,6 @@ export const makeFileTransfers = (host: FileTransfersHost) => {
     t.route = "direct"
     t.state = "sending"
     const fd = openSync(t.path, "r")
-    // One read buffer for the whole pump: sealing copies out of it at once.
     const buffer = Buffer.allocUnsafe(t.attachment.chunk_size)
     try {
       const lanes = await fileChannels(t.peer)
@@ -201,10 +201,11 @@ export const makeFileTransfers = (host: FileTransfersHost) => {
     t.route = "transport"
     t.state = "sending"
     const fd = openSync(t.path, "r")
+    const buffer = Buffer.allocUnsafe(t.attachment.chunk_size)
     try {
       const total = chunkCount(t.attachment)
       for (let i = 0; i < total; i++) {
-        const plain = readChunk(fd, t.attachment, i)
+        const plain = readChunk(fd, t.attachment, i, buffer)
         const text = encodeChunkFile(t.attachment.transfer_id, i, sealChunk(t.key, t.attachment.transfer_id, i, plain))
         // A fresh, time-ordered id: chunk files sort after the offer, which readers take first.
         await host.route({ envelopeId: uuidv7(Date.now()), recipient: t.peer, text })
@@ -259,11 +260,11 @@ export const makeFileTransfers = (host: FileTransfersHost) => {
     let size: number
     try {
       const stat = statSync(path)
-      if (!stat.isFile()) return Promise.reject(new InvalidInput({ message: `${path} is not a regular file` }))
-      size = stat.size
+      size = stat.isFile() ? stat.size : -1
     } catch (e) {
       throw new InvalidInput({ message: `cannot read ${path}: ${errorLine(e)}` })
     }
+    if (size < 0) throw new InvalidInput({ message: `${path} is not a regular file` })
     if (size > MAX_FILE_BYTES) throw new InvalidInput({ message: `${path} is larger than ${humanBytes(MAX_FILE_BYTES)}` })
     const now = Date.now()
     const attachment: FileAttachment = {

@@ -37,7 +37,6 @@ export interface PartialFile {
   readonly write: (index: number, bytes: Uint8Array) => Promise<void>
   /** Resolves once every write under way is done. */
   readonly settled: () => Promise<void>
-  readonly receivedBytes: () => number
   readonly complete: () => boolean
   /** Ranges of chunks still missing, [first, last + 1). */
   readonly missing: () => ReadonlyArray<readonly [number, number]>
@@ -165,11 +164,6 @@ export const makePartialFiles = (filesDir: string) => {
         return done
       },
       settled,
-      receivedBytes: () => {
-        let bytes = 0
-        for (let i = 0; i < total; i++) if (has(i)) bytes += Math.max(0, chunkBytes(i))
-        return bytes
-      },
       complete: () => count === total,
       missing: () => {
         const ranges: Array<readonly [number, number]> = []

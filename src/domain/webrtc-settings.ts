@@ -13,13 +13,6 @@ export interface WebrtcSettings {
   readonly negotiationMs: number
 }
 
-export const defaultWebrtcSettings: WebrtcSettings = {
-  iceServers: [],
-  autoAccept: false,
-  bindAddress: undefined,
-  negotiationMs: DEFAULT_NEGOTIATION_MS
-}
-
 /** Reads `skchat.webrtc` (via `get(key)`); a line saying what is wrong when a value does not fit. */
 export const readWebrtcSettings = (get: (key: string) => unknown): WebrtcSettings | string => {
   const ice = get("ice_servers")

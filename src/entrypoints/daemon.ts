@@ -129,13 +129,11 @@ export const runDaemon = (options: DaemonOptions) =>
       onExtraChannel: (peer, channel) => transfers.channel(peer, channel)
     })
     const { transfers } = courier
-    transfers.useDirect({ link: calls.link, openChannel: calls.openChannel })
-    courier.setLog((line) => log(line))
+    courier.holdCalls({ transport: calls.transport, link: calls.link, openChannel: calls.openChannel, log: (line) => log(line) })
     const takeSignals = (summary: ReceiveSummary) => {
       const now = Date.now()
       for (const s of summary.signals) calls.signal(s.from, s.callId, s.signal, now)
     }
-    courier.useDirect(calls.transport)
 
     /** One line from the socket: `verb argument`. */
     const command = async (line: string): Promise<unknown> => {

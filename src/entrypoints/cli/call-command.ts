@@ -2,6 +2,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { InvalidInput } from "../../domain/errors.js"
 import type { LiveCall } from "../../actors/call-manager.js"
+import { askDaemon } from "../../adapters/daemon-socket.js"
 import { PeerRegistry } from "../../adapters/peer-registry.js"
 import { pathsFromEnv } from "../../adapters/skchat-paths.js"
 import { ChatQueries } from "../../projections/chat-queries.js"
@@ -40,8 +41,7 @@ const line = (c: CallView, live: LiveCall | undefined) =>
 const statusCommand = Command.make("status", { json }, (args) =>
   Effect.gen(function*() {
     const calls = (yield* ChatQueries).calls(20)
-    const live = ((yield* Effect.promise(() => import("../../adapters/daemon-socket.js").then((m) =>
-      m.askDaemon(dataDir(), "calls")))) ?? []) as ReadonlyArray<LiveCall>
+    const live = ((yield* Effect.promise(() => askDaemon(dataDir(), "calls"))) ?? []) as ReadonlyArray<LiveCall>
     const liveOf = (c: CallView) => live.find((l) => l.call_id === c.call_id)
     if (args.json) {
       yield* Console.log(JSON.stringify(calls.map((c) => ({ ...c, negotiation: liveOf(c)?.state ?? null })), null, 2))
