@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest"
 import { type Actor, createActor } from "xstate"
-import { type CallEvent, callMachine, offerWins } from "../src/actors/call-machine.js"
+import { CALL_ATTEMPTS, type CallEvent, callMachine, offerWins } from "../src/actors/call-machine.js"
 
 /**
  * The call negotiation machine on its own (issue #6): what it decides and which host actions it asks for, for
@@ -21,8 +21,9 @@ interface Host {
 const start = (me: string, peer: string, options: { autoAccept?: boolean; negotiationMs?: number } = {},
   wire?: (action: string, callId: string | null) => void): Host => {
   const calls: Array<string> = []
-  const record = (name: string) => ({ context }: { context: { callId: string | null } }) => {
-    calls.push(`${name}:${context.callId ?? ""}`)
+  // `name:callId`, and `#attempt` after it from the second connection of a call on.
+  const record = (name: string) => ({ context }: { context: { callId: string | null; attempt: number } }) => {
+    calls.push(`${name}:${context.callId ?? ""}${context.attempt > 0 ? `#${context.attempt}` : ""}`)
     wire?.(name, context.callId)
   }
   const actor = createActor(callMachine.provide({
@@ -30,6 +31,7 @@ const start = (me: string, peer: string, options: { autoAccept?: boolean; negoti
       sendOffer: record("sendOffer"),
       sendAnswer: record("sendAnswer"),
       sendHangup: record("sendHangup"),
+      askRetry: record("askRetry"),
       release: record("release")
     }
   }), { input: { me, peer, now: T0, ...options } }).start()
@@ -147,15 +149,75 @@ describe("the call machine", () => {
   it("fails with a reason; a hang-up or failure before any call changes nothing", () => {
     const idle = start(ALICE, BOB)
     idle.actor.send({ type: "HANGUP" })
-    idle.actor.send({ type: "FAILED", reason: "x" })
+    idle.actor.send({ type: "FAILED", reason: "x", attempt: 0 })
     expect(state(idle)).toBe("idle")
     expect(idle.calls).toEqual([])
 
     const alice = start(ALICE, BOB)
     alice.actor.send({ type: "CALL", callId: "call-1", now: T0 })
-    alice.actor.send({ type: "FAILED", reason: "ICE failed: no candidate pair" })
+    alice.actor.send({ type: "ANSWER", callId: "call-1" })
+    alice.actor.send({ type: "CONNECTED" })
+    alice.actor.send({ type: "FAILED", reason: "the direct connection was lost", attempt: 0 })
     expect(state(alice)).toBe("failed")
-    expect(context(alice).reason).toBe("ICE failed: no candidate pair")
+    expect(context(alice).reason).toBe("the direct connection was lost")
     expect(alice.calls).toEqual(["sendOffer:call-1", "release:call-1"])
+  })
+
+  it("caller: a connection that fails before connecting is made again, up to CALL_ATTEMPTS; then the call fails and the peer is told", () => {
+    expect(CALL_ATTEMPTS).toBe(3)
+    const alice = start(ALICE, BOB)
+    alice.actor.send({ type: "CALL", callId: "call-1", now: T0 })
+    alice.actor.send({ type: "ANSWER", callId: "call-1" })
+    alice.actor.send({ type: "FAILED", reason: "the direct connection failed", attempt: 0 })
+    expect(state(alice)).toEqual({ negotiating: "offering" })
+    expect(context(alice)).toMatchObject({ attempt: 1, reason: null, deadline: T0 + 15_000 })
+    // What belongs to the first connection no longer counts: its answer, its failure, the peer's retry request.
+    alice.actor.send({ type: "ANSWER", callId: "call-1", attempt: 0 })
+    alice.actor.send({ type: "FAILED", reason: "late", attempt: 0 })
+    alice.actor.send({ type: "RETRY", callId: "call-1", attempt: 0 })
+    expect(state(alice)).toEqual({ negotiating: "offering" })
+    expect(context(alice).attempt).toBe(1)
+    // The peer's connection failed this time: it asks, and the third connection is made.
+    alice.actor.send({ type: "ANSWER", callId: "call-1", attempt: 1 })
+    expect(state(alice)).toEqual({ negotiating: "connecting" })
+    alice.actor.send({ type: "RETRY", callId: "call-1", attempt: 1 })
+    expect(state(alice)).toEqual({ negotiating: "offering" })
+    alice.actor.send({ type: "FAILED", reason: "the direct connection failed", attempt: 2 })
+    expect(state(alice)).toBe("failed")
+    expect(context(alice).reason).toBe("the direct connection failed")
+    expect(alice.calls).toEqual(["sendOffer:call-1", "sendOffer:call-1#1", "sendOffer:call-1#2", "sendHangup:call-1#2",
+      "release:call-1#2"])
+
+    // The peer asking once more than there are attempts ends it too.
+    const again = start(ALICE, BOB)
+    again.actor.send({ type: "CALL", callId: "call-2", now: T0 })
+    for (const attempt of [0, 1, 2]) again.actor.send({ type: "RETRY", callId: "call-2", attempt })
+    expect(state(again)).toBe("failed")
+    expect(context(again).reason).toBe("the direct connection failed on the peer's side")
+  })
+
+  it("callee: a connection that fails before connecting asks the caller for a new offer and answers it; older offers are ignored", () => {
+    const bob = start(BOB, ALICE)
+    bob.actor.send({ type: "OFFER", callId: "call-1", now: T0 })
+    // Still ringing when the caller starts over: the newer offer is the one answered on accept.
+    bob.actor.send({ type: "OFFER", callId: "call-1", now: T0, attempt: 1 })
+    expect(state(bob)).toEqual({ negotiating: "answering" })
+    bob.actor.send({ type: "ACCEPT", now: T0 })
+    bob.actor.send({ type: "FAILED", reason: "the direct connection failed", attempt: 1 })
+    expect(state(bob)).toEqual({ negotiating: "connecting" })
+    bob.actor.send({ type: "OFFER", callId: "call-1", now: T0, attempt: 1 })
+    bob.actor.send({ type: "OFFER", callId: "call-other", now: T0, attempt: 2 })
+    expect(context(bob).attempt).toBe(1)
+    bob.actor.send({ type: "OFFER", callId: "call-1", now: T0, attempt: 2 })
+    expect(context(bob)).toMatchObject({ callId: "call-1", attempt: 2, deadline: T0 + 15_000 })
+    bob.actor.send({ type: "CONNECTED" })
+    expect(state(bob)).toBe("connected")
+    expect(bob.calls).toEqual(["sendAnswer:call-1#1", "askRetry:call-1#1", "sendAnswer:call-1#2"])
+
+    // Out of attempts, the callee's failure ends the call.
+    const last = start(BOB, ALICE, { autoAccept: true })
+    last.actor.send({ type: "OFFER", callId: "call-3", now: T0, attempt: 2 })
+    last.actor.send({ type: "FAILED", reason: "the direct connection failed", attempt: 2 })
+    expect(state(last)).toBe("failed")
   })
 })

@@ -17,6 +17,7 @@ interface Report {
   readonly alice: SideReport
   readonly bob: SideReport
   readonly callIds?: ReadonlyArray<string>
+  readonly signals?: ReadonlyArray<string>
 }
 
 const run = async (scenario: string): Promise<Report> => {
@@ -54,4 +55,24 @@ it("an unanswered call times out at its deadline, and the callee is told to stop
   expect(alice.reason).toBe("negotiation timed out")
   expect(bob.states).toEqual(["idle", "negotiating.answering", "closed"])
   expect(bob.reason).toBe("the peer hung up")
+}, 60_000)
+
+it("a handshake that fails before connecting is made again: a new offer, a new answer, connected on the second connection", async () => {
+  const { alice, bob, signals } = await run("retry")
+  // (Alice may see the failure while still applying the answer, before she counts as connecting.)
+  expect(alice.states.slice(-3)).toEqual(["negotiating.connecting", "connected", "closed"])
+  expect(bob.states).toContain("connected")
+  expect(bob.received).toEqual(["on the second connection"])
+  // Whichever side noticed first, the second connection is the caller's offer #1 and the callee's answer #1.
+  expect(signals).toEqual(expect.arrayContaining(["alice:offer#0", "bob:answer#0", "alice:offer#1", "bob:answer#1"]))
+  expect(signals!.filter((s) => s.startsWith("alice:offer"))).toEqual(["alice:offer#0", "alice:offer#1"])
+}, 60_000)
+
+it("after three failed handshakes the call fails, and the callee is told rather than left waiting", async () => {
+  const { alice, bob, signals } = await run("retries-exhausted")
+  expect(alice.states.at(-1)).toBe("failed")
+  expect(alice.reason).toMatch(/failed/)
+  expect(signals!.filter((s) => s.startsWith("alice:offer"))).toEqual(["alice:offer#0", "alice:offer#1", "alice:offer#2"])
+  expect(signals).toContain("alice:hangup")
+  expect(["closed", "failed"]).toContain(bob.states.at(-1))
 }, 60_000)

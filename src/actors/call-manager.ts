@@ -38,6 +38,8 @@ interface Entry {
   session: CallSession
   /** The call id recorded as started (a glare switches it to the peer's). */
   logged: string | null
+  /** The connection attempt last seen (a failed handshake is made again: logged, not recorded). */
+  attempt: number
   connected: boolean
   ended: boolean
   link: DirectLink | undefined
@@ -113,6 +115,10 @@ export const makeCallManager = (host: CallManagerHost) => {
         host.log(`incoming call ${callId} from ${entry.peer}${state === "negotiating.answering" ? " (ringing: `skchat call accept`)" : ""}`)
       }
     }
+    if (entry.session.attempt() !== entry.attempt) {
+      entry.attempt = entry.session.attempt()
+      host.log(`call ${callId} with ${entry.peer}: the connection failed before it was made; trying again (attempt ${entry.attempt + 1})`)
+    }
     if (state === "connected" && !entry.connected && callId !== null) {
       entry.connected = true
       record({ _tag: "CallConnected", v: 1, at, call_id: callId })
@@ -135,7 +141,7 @@ export const makeCallManager = (host: CallManagerHost) => {
   }
 
   const open = (peer: string, now: number): Entry => {
-    const entry: Entry = { peer, session: undefined as unknown as CallSession, logged: null, connected: false,
+    const entry: Entry = { peer, session: undefined as unknown as CallSession, logged: null, attempt: 0, connected: false,
       ended: false, link: undefined }
     const { settings } = host
     entry.session = openCallSession({

@@ -1,6 +1,7 @@
 import { type Actor, createActor } from "xstate"
 import { type DirectChannel, type DirectPeer, openDirectPeer } from "../adapters/direct-peer.js"
 import type { CallSignal } from "../domain/call-signal.js"
+import { errorLine } from "../domain/error-line.js"
 import { callMachine } from "./call-machine.js"
 
 /**
@@ -39,6 +40,8 @@ export interface CallSession {
   readonly tick: (now: number) => void
   readonly state: () => string
   readonly callId: () => string | null
+  /** Which connection of the call is being made (0 first; see call-machine.ts's `CALL_ATTEMPTS`). */
+  readonly attempt: () => number
   /** `caller` when the call in hand is ours, `callee` when it is the peer's (also after losing a glare). */
   readonly role: () => "caller" | "callee" | null
   readonly channel: () => DirectChannel | undefined
@@ -62,33 +65,37 @@ const stateName = (value: unknown): string =>
 export const openCallSession = (options: CallSessionOptions): CallSession => {
   let peer: DirectPeer | undefined
   let channel: DirectChannel | undefined
-  /** The offer we are to answer, and candidates that came before their connection (or their offer), by call. */
-  let theirOffer: string | undefined
+  /** The newest offer we may be asked to answer, and candidates that came before their connection (or their
+   * offer), by call and attempt. */
+  let theirOffer: { readonly callId: string; readonly attempt: number; readonly sdp: string } | undefined
   const early = new Map<string, Array<{ readonly candidate: string; readonly mid: string }>>()
-  const keepEarly = (callId: string, candidate: { readonly candidate: string; readonly mid: string }) => {
-    const waiting = early.get(callId) ?? []
+  const keyOf = (callId: string, attempt: number) => `${callId}#${attempt}`
+  const keepEarly = (key: string, candidate: { readonly candidate: string; readonly mid: string }) => {
+    const waiting = early.get(key) ?? []
     // Bounded: a peer cannot make us hold on to an endless stream of candidates for calls that never come.
-    if (waiting.length >= 64 || (!early.has(callId) && early.size >= 4)) return
+    if (waiting.length >= 64 || (!early.has(key) && early.size >= 4)) return
     waiting.push(candidate)
-    early.set(callId, waiting)
+    early.set(key, waiting)
   }
   let actor: Actor<typeof callMachine>
   /** The peer's description is applied: candidates can be added (libdatachannel refuses them before). */
   let described = false
 
-  /** Applies the peer's description and the candidates that waited for it; a bad one fails the call. */
-  const takeTheirDescription = (connection: DirectPeer, callId: string, type: "offer" | "answer", sdp: string) => {
+  /** Applies the peer's description and the candidates that waited for it; a bad one fails the attempt. */
+  const takeTheirDescription = (connection: DirectPeer, type: "offer" | "answer", sdp: string) => {
+    const { callId, attempt } = actor.getSnapshot().context
     try {
       connection.signal({ kind: "description", type, sdp })
       described = true
-      for (const c of early.get(callId) ?? []) connection.signal({ kind: "candidate", ...c })
+      for (const c of early.get(keyOf(callId!, attempt)) ?? []) connection.signal({ kind: "candidate", ...c })
       early.clear()
     } catch (e) {
-      actor.send({ type: "FAILED", reason: `the peer's ${type} was refused: ${e instanceof Error ? e.message : String(e)}` })
+      actor.send({ type: "FAILED", attempt, reason: `the peer's ${type} was refused: ${errorLine(e)}` })
     }
   }
 
   const currentCall = () => actor.getSnapshot().context.callId
+  const currentAttempt = () => actor.getSnapshot().context.attempt
 
   /**
    * The connection went without a word: the call fails, after a moment. A peer that hangs up closes its
@@ -96,11 +103,12 @@ export const openCallSession = (options: CallSessionOptions): CallSession => {
    * the close can overtake what it said: within the grace, the hang-up wins.
    */
   const drop = (reason: string, graceMs = DROP_GRACE_MS) => {
-    if (graceMs <= 0) return actor.send({ type: "FAILED", reason })
-    setTimeout(() => actor.send({ type: "FAILED", reason }), graceMs).unref()
+    const failed = { type: "FAILED", reason, attempt: currentAttempt() } as const
+    if (graceMs <= 0) return actor.send(failed)
+    setTimeout(() => actor.send(failed), graceMs).unref()
   }
 
-  const connect = (callId: string) => {
+  const connect = (callId: string, attempt: number) => {
     peer?.close()
     channel = undefined
     described = false
@@ -109,15 +117,19 @@ export const openCallSession = (options: CallSessionOptions): CallSession => {
       ...(options.bindAddress === undefined ? {} : { bindAddress: options.bindAddress }),
       ...(options.iceServers === undefined ? {} : { iceServers: options.iceServers }),
       onSignal: (s) => {
-        // A connection replaced meanwhile (glare) says nothing more.
+        // A connection replaced meanwhile (glare, a new attempt) says nothing more.
         if (peer !== opened) return
-        options.sendSignal(callId, s.kind === "description" ? { kind: s.type, sdp: s.sdp } : s)
+        options.sendSignal(callId, s.kind === "description" ? { kind: s.type, sdp: s.sdp, attempt } : { ...s, attempt })
       },
       onState: (state) => {
         if (peer !== opened) return
         if (state === "connected") actor.send({ type: "CONNECTED" })
         if (state === "failed" || state === "disconnected" || state === "closed") {
-          drop(`the direct connection ${state === "failed" ? "failed" : "was lost"}`)
+          const reason = `the direct connection ${state === "failed" ? "failed" : "was lost"}`
+          // Before it connected, nothing the peer said can be overtaken: the attempt fails now (and is made
+          // again); a connected call waits for the peer's hang-up a moment.
+          if (actor.getSnapshot().matches("negotiating")) actor.send({ type: "FAILED", attempt, reason })
+          else drop(reason)
         }
       },
       onChannel: (c) => {
@@ -134,7 +146,7 @@ export const openCallSession = (options: CallSessionOptions): CallSession => {
   actor = createActor(callMachine.provide({
     actions: {
       sendOffer: ({ context }) => {
-        const opened = connect(context.callId!)
+        const opened = connect(context.callId!, context.attempt)
         opened.openChannel(CALL_CHANNEL).then((c) => {
           if (peer !== opened) return
           channel = c
@@ -144,10 +156,17 @@ export const openCallSession = (options: CallSessionOptions): CallSession => {
         })
       },
       sendAnswer: ({ context }) => {
-        const opened = connect(context.callId!)
-        if (theirOffer !== undefined) takeTheirDescription(opened, context.callId!, "offer", theirOffer)
+        const opened = connect(context.callId!, context.attempt)
+        if (theirOffer?.callId === context.callId && theirOffer.attempt === context.attempt) {
+          takeTheirDescription(opened, "offer", theirOffer.sdp)
+        }
       },
       sendHangup: ({ context }) => options.sendSignal(context.callId!, { kind: "hangup", reason: null }),
+      askRetry: ({ context }) => {
+        peer?.close()
+        peer = undefined
+        options.sendSignal(context.callId!, { kind: "retry", attempt: context.attempt })
+      },
       release: () => {
         peer?.close()
         peer = undefined
@@ -173,28 +192,37 @@ export const openCallSession = (options: CallSessionOptions): CallSession => {
     receive: (callId, signal, now) => {
       switch (signal.kind) {
         case "offer": {
-          // Kept first: answering (at once on auto-accept or glare, else on accept) applies it.
+          // Kept first: answering (at once on auto-accept, glare or a newer attempt, else on accept) applies
+          // it. Kept only if the machine takes it up: an offer it ignores must not replace the one it holds.
           const previous = theirOffer
-          theirOffer = signal.sdp
-          actor.send({ type: "OFFER", callId, now })
-          if (currentCall() !== callId) theirOffer = previous
+          const attempt = signal.attempt ?? 0
+          theirOffer = { callId, attempt, sdp: signal.sdp }
+          actor.send({ type: "OFFER", callId, now, attempt })
+          if (currentCall() !== callId || currentAttempt() !== attempt) theirOffer = previous
           return
         }
-        case "answer":
-          if (callId !== currentCall() || peer === undefined || described) return
-          takeTheirDescription(peer, callId, "answer", signal.sdp)
-          actor.send({ type: "ANSWER", callId })
+        case "answer": {
+          const attempt = signal.attempt ?? 0
+          if (callId !== currentCall() || attempt !== currentAttempt() || peer === undefined || described) return
+          takeTheirDescription(peer, "answer", signal.sdp)
+          actor.send({ type: "ANSWER", callId, attempt })
           return
-        case "candidate":
-          if (callId === currentCall() && peer !== undefined && described) {
+        }
+        case "candidate": {
+          const attempt = signal.attempt ?? 0
+          if (callId === currentCall() && attempt === currentAttempt() && peer !== undefined && described) {
             try {
               peer.signal({ kind: "candidate", candidate: signal.candidate, mid: signal.mid })
             } catch {
               // One unusable candidate is not the end of the call: ICE tries the others.
             }
           } else {
-            keepEarly(callId, { candidate: signal.candidate, mid: signal.mid })
+            keepEarly(keyOf(callId, attempt), { candidate: signal.candidate, mid: signal.mid })
           }
+          return
+        }
+        case "retry":
+          actor.send({ type: "RETRY", callId, attempt: signal.attempt })
           return
         case "hangup":
           actor.send({ type: "REMOTE_HANGUP", callId })
@@ -203,6 +231,7 @@ export const openCallSession = (options: CallSessionOptions): CallSession => {
     tick: (now) => actor.send({ type: "CLOCK", now }),
     state: () => stateName(actor.getSnapshot().value),
     callId: currentCall,
+    attempt: currentAttempt,
     role: () => actor.getSnapshot().context.role,
     channel: () => channel,
     openChannel: (label) =>

@@ -9,14 +9,28 @@ import { formatParseError } from "./validation-message.js"
  * the hang-up. Each travels as a signed envelope encrypted to the peer only, over the ordinary transports;
  * the call it belongs to is `call_id`.
  */
+/** Which of the caller's connections for the call a signal belongs to (0, the first, when absent). */
+const Attempt = Schema.Int.pipe(Schema.between(0, 15))
+
 export const CallSignal = Schema.Union(
-  Schema.Struct({ kind: Schema.Literal("offer"), sdp: Schema.String.pipe(Schema.maxLength(65_536)) }),
-  Schema.Struct({ kind: Schema.Literal("answer"), sdp: Schema.String.pipe(Schema.maxLength(65_536)) }),
+  Schema.Struct({
+    kind: Schema.Literal("offer"),
+    sdp: Schema.String.pipe(Schema.maxLength(65_536)),
+    attempt: Schema.optional(Attempt)
+  }),
+  Schema.Struct({
+    kind: Schema.Literal("answer"),
+    sdp: Schema.String.pipe(Schema.maxLength(65_536)),
+    attempt: Schema.optional(Attempt)
+  }),
   Schema.Struct({
     kind: Schema.Literal("candidate"),
     candidate: Schema.String.pipe(Schema.maxLength(1024)),
-    mid: Schema.String.pipe(Schema.maxLength(64))
+    mid: Schema.String.pipe(Schema.maxLength(64)),
+    attempt: Schema.optional(Attempt)
   }),
+  /** The sender's connection for `attempt` failed before it connected: the caller is asked to offer anew. */
+  Schema.Struct({ kind: Schema.Literal("retry"), attempt: Attempt }),
   Schema.Struct({ kind: Schema.Literal("hangup"), reason: Schema.NullOr(Schema.String.pipe(Schema.maxLength(256))) })
 )
 export type CallSignal = typeof CallSignal.Type
