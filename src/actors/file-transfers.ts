@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from "node:crypto"
-import { closeSync, createReadStream, openSync, readSync, statSync } from "node:fs"
+import { closeSync, openSync, readSync, statSync } from "node:fs"
 import { basename } from "node:path"
 import type { DirectChannel } from "../adapters/direct-peer.js"
+import { hashFileInto } from "../adapters/file-hash.js"
 import {
   channelMessages,
   channelReader,
@@ -109,7 +110,7 @@ interface Outgoing {
 
 const sha256Of = async (path: string): Promise<string> => {
   const hash = createHash("sha256")
-  for await (const piece of createReadStream(path, { highWaterMark: 1024 * 1024 })) hash.update(piece as Buffer)
+  await hashFileInto(hash, path)
   return hash.digest("hex")
 }
 

@@ -1,7 +1,6 @@
 import { createHash } from "node:crypto"
 import {
   closeSync,
-  createReadStream,
   existsSync,
   ftruncateSync,
   linkSync,
@@ -14,6 +13,7 @@ import {
   writeSync
 } from "node:fs"
 import { extname, join } from "node:path"
+import { hashFileInto } from "./file-hash.js"
 import { chunkCount, type FileAttachment, safeFileName } from "../domain/file-attachment.js"
 import { isSafeId } from "../domain/message-id.js"
 
@@ -184,10 +184,7 @@ export const makePartialFiles = (filesDir: string) => {
         ftruncateSync(fd, attachment.size)
         await close()
         ahead.clear()
-        if (hashed * attachment.chunk_size < attachment.size) {
-          const rest = createReadStream(partPath(id), { start: hashed * attachment.chunk_size, highWaterMark: 1024 * 1024 })
-          for await (const piece of rest) hash.update(piece as Buffer)
-        }
+        if (hashed * attachment.chunk_size < attachment.size) await hashFileInto(hash, partPath(id), hashed * attachment.chunk_size)
         const actual = hash.digest("hex")
         if (actual !== attachment.sha256) {
           rmSync(partPath(id), { force: true })
