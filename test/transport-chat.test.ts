@@ -229,6 +229,25 @@ describe("chatting over the file transport", () => {
     )
   }, TEST_TIMEOUT_MS)
 
+  it("with skchat.privacy.read_receipts off, reading stays private: the sender sees delivered, never read", async () => {
+    const { alice, bob } = await chat("  privacy:\n    read_receipts: false\n")
+    const first = await send(alice, bob, "one")
+    await receive(bob)
+    await receive(alice)
+    // Shown twice: read on bob's side, and nothing owed to alice for it.
+    await inbox(bob)
+    const shownAgain = await inbox(bob)
+    expect(shownAgain.map((m) => m.delivery_status)).toEqual(["read"])
+    const after = await receive(bob)
+    expect(after.receipts_sent).toBe(0)
+    const nothing = await receive(alice)
+    expect(nothing.receipts).toBe(0)
+    expect(await statusOf(alice, bob, first.id)).toBe("delivered")
+    // The choice is in bob's log: a rebuild owes nothing either.
+    await ok(bob, "admin", "rebuild")
+    expect((await receive(bob)).receipts_sent).toBe(0)
+  }, TEST_TIMEOUT_MS)
+
   it("a TTL message arrives and is shown, and its envelope file is deleted, not archived", async () => {
     const { alice, bob, shared } = await chat()
     const archive = join(shared, "archive")

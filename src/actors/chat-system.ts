@@ -405,6 +405,14 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       return Effect.succeed({ maxBytes: max, acceptUnsigned })
     })
 
+    /** `skchat.privacy.read_receipts` (default true): whether senders learn that we read their messages. */
+    const readReceipts = Effect.suspend(() => {
+      const on = config.get("privacy", "read_receipts") ?? true
+      return typeof on === "boolean"
+        ? Effect.succeed(on)
+        : Effect.fail(new ConfigError({ message: `${config.file}: skchat.privacy.read_receipts must be true or false` }))
+    })
+
     /**
      * Opens incoming envelopes (crypto first, outside any transaction) and records the outcome of each
      * in one transaction: the message, the receipt's status changes, or the refusal with its reason and
@@ -649,7 +657,8 @@ export class ChatSystem extends Effect.Service<ChatSystem>()("skchat/ChatSystem"
       deliver: outbox.deliver,
       sendReceipts: outbox.sendReceipts,
       sendSignal: outbox.sendSignal,
-      markRead: outbox.markRead,
+      markRead: (messageIds: ReadonlyArray<string>) =>
+        Effect.flatMap(readReceipts, (receipts) => outbox.markRead(messageIds, receipts)),
       nextDeadline: outbox.nextDeadline,
       /** The configured envelope size limit (transports read no more than this of a file). */
       maxEnvelopeBytes: Effect.map(securitySettings, (s) => s.maxBytes),

@@ -250,7 +250,8 @@ export const makeOutbox = (ctx: OutboxContext) => {
    * Marks inbound messages read the first time they are shown (inbox, history, watch, MCP): the log
    * records it, and a read receipt is owed to their senders. Returns how many were new.
    */
-  const markRead = Effect.fn("Outbox.markRead")(function*(messageIds: ReadonlyArray<string>) {
+  /** `receipts` false: marked read here, with no read receipt owed to the senders. */
+  const markRead = Effect.fn("Outbox.markRead")(function*(messageIds: ReadonlyArray<string>, receipts = true) {
     if (messageIds.length === 0) return 0
     const unread = () => ctx.delivery.unread(messageIds)
     // Most listings show nothing new and never take the write lock.
@@ -258,7 +259,7 @@ export const makeOutbox = (ctx: OutboxContext) => {
     const now = yield* Clock.currentTimeMillis
     return yield* ctx.write("cannot record messages read", () => {
       const ids = unread()
-      ctx.commit(ids.map((message_id) => ({ _tag: "MessageRead", v: 1, message_id, at: now })), now)
+      ctx.commit(ids.map((message_id) => ({ _tag: "MessageRead", v: 1, message_id, at: now, ...(receipts ? {} : { receipt: false as const }) })), now)
       return ids.length
     })
   })

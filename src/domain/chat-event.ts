@@ -64,9 +64,16 @@ export const MessageSent = Schema.TaggedStruct("MessageSent", {
 export const MessageDelivered = Schema.TaggedStruct("MessageDelivered", { v: V1, message_id: Schema.String, at: At })
 /**
  * The message was read by its recipient: for an outbound message, their signed read receipt arrived;
- * for an inbound one, we showed it (and owe the sender a read receipt).
+ * for an inbound one, we showed it (and owe the sender a read receipt, unless `receipt` is false: the reader
+ * turned read receipts off with `skchat.privacy.read_receipts`). The choice is in the event, not read from
+ * the config on replay, so a rebuild owes exactly what was owed.
  */
-export const MessageRead = Schema.TaggedStruct("MessageRead", { v: V1, message_id: Schema.String, at: At })
+export const MessageRead = Schema.TaggedStruct("MessageRead", {
+  v: V1,
+  message_id: Schema.String,
+  at: At,
+  receipt: Schema.optional(Schema.Literal(false))
+})
 /**
  * No transport could take the envelope. The next attempt's absolute time is logged, so whichever
  * process looks next (a later CLI, a restarted daemon) retries on schedule (DESIGN.md: deadlines live

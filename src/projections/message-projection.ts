@@ -102,9 +102,10 @@ export const messageProjection: Projection = {
             if (row === undefined) return
             const next = advanceStatus(row.delivery_status, statusOf[event._tag]!)
             if (next === row.delivery_status) return
-            // Reading an inbound message we owe receipts for: the read receipt replaces the delivery one.
-            const due = event._tag === "MessageRead" && row.direction === "in" && row.verified === 1 &&
-                row.has_envelope === 1
+            // Reading an inbound message we owe receipts for: the read receipt replaces the delivery one
+            // (unless the reader sends none: a delivery receipt still owed stays owed).
+            const due = event._tag === "MessageRead" && event.receipt !== false && row.direction === "in" &&
+                row.verified === 1 && row.has_envelope === 1
               ? "read"
               : row.receipt_due
             updateStatus.run({ row: row.rowid, status: next, due, next: null })
