@@ -140,6 +140,7 @@ const chunkFilesIn = (dir: string): Array<{ name: string; text: string; transfer
 interface CallView {
   readonly call_id: string
   readonly state: string
+  readonly outcome: string | null
 }
 
 const callStatus = async (who: Chatter): Promise<Array<CallView>> => {
@@ -279,6 +280,33 @@ describe("send-file over a connected call", () => {
       expect((await transfersOf(bob)).map((t) => t.transfer_id)).toEqual([id])
       expect((await inboxOf(bob)).filter((m) => m.id === started.message_id)).toHaveLength(1)
     }, 420_000)
+})
+
+describe("a lost call with a transfer under way", () => {
+  it("the sender's daemon calls again by itself, and the transfer completes on that call", async () => {
+    const { alice, bob } = await newPair()
+    await startDaemon(alice)
+    const firstBob = await startDaemon(bob)
+    await connect(alice, bob)
+    const file = randomFile(alice, "again.bin", 64 * 1024 * 1024)
+    const started = await sendFile(alice, "bob", file.path, ["--no-wait"])
+    const id = started.transfer_id
+    const record = join(partialDir(bob), `${id}.json`)
+    await waitFor(() => chunksHad(record), (n) => n > 0,
+      { what: "bob's partial record to hold a chunk", timeoutMs: 120_000, intervalMs: 5 })
+    process.kill(firstBob, "SIGKILL")
+    await waitGone(firstBob)
+
+    // Bob's daemon is back (auto-accepting), but nobody calls by hand: alice's daemon notices its call is
+    // lost (when ICE gives up on the dead peer) and calls bob again.
+    await startDaemon(bob)
+    const theirs = await transferReaches(bob, id, "completed", 240_000)
+    expect(sha256Of(theirs.path!)).toBe(file.sha256)
+    expect((await transferReaches(alice, id, "completed")).route).toBe("direct")
+    expect(logOf(alice)).toMatch(/calling capauth:bob@skworld\.io again to resume file transfers \(try 1 of 3\)/)
+    const outcomes = (await callStatus(alice)).map((c) => c.outcome)
+    expect(outcomes).toContain("failed")
+  }, 300_000)
 })
 
 describe("send-file without a connected call: sealed chunk files over the transports", () => {

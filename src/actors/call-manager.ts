@@ -24,7 +24,12 @@ export interface CallManagerHost {
   readonly onControl?: (peer: string, frame: ControlFrame) => void
   /** A channel the peer opened for a file transfer. */
   readonly onExtraChannel?: (peer: string, channel: DirectChannel) => void
+  /** The peer's current call connected, or ended with `outcome`. */
+  readonly onConnected?: (peer: string) => void
+  readonly onEnded?: (peer: string, outcome: CallOutcome) => void
 }
+
+export type CallOutcome = ReturnType<typeof outcomeOf>
 
 /** A call as the daemon holds it now (`live` in `call status`). */
 export interface LiveCall {
@@ -123,6 +128,7 @@ export const makeCallManager = (host: CallManagerHost) => {
       entry.connected = true
       record({ _tag: "CallConnected", v: 1, at, call_id: callId })
       host.log(`call ${callId} with ${entry.peer} connected`)
+      host.onConnected?.(entry.peer)
     }
     if ((state === "closed" || state === "failed" || state === "timedOut") && !entry.ended) {
       entry.ended = true
@@ -136,6 +142,7 @@ export const makeCallManager = (host: CallManagerHost) => {
         const outcome = outcomeOf(state, reason)
         record({ _tag: "CallEnded", v: 1, at, call_id: callId, outcome, reason })
         host.log(`call ${callId} with ${entry.peer} ended: ${outcome.replaceAll("_", " ")}${reason === null ? "" : ` (${reason})`}`)
+        host.onEnded?.(entry.peer, outcome)
       }
     }
   }
@@ -249,6 +256,8 @@ export const makeCallManager = (host: CallManagerHost) => {
       entry.session.receive(callId, signal, now)
     },
     link: (peer: string) => live(peer)?.link,
+    /** Is a call with `peer` under way (negotiating, ringing or connected)? */
+    inCall: (peer: string) => live(peer) !== undefined,
     /** Opens another channel on the call with `peer` (file transfers). */
     openChannel: (peer: string, label: string) => {
       const entry = live(peer)

@@ -5,6 +5,7 @@ import { ChatSystem } from "../actors/chat-system.js"
 import { makeCallManager } from "../actors/call-manager.js"
 import { Courier, type ReceiveSummary } from "../actors/courier.js"
 import { progressFromLog } from "../actors/file-transfers.js"
+import { makeTransferRecaller } from "../actors/transfer-recaller.js"
 import { SkchatConfig } from "../adapters/config-file.js"
 import type { RelayReply } from "../adapters/daemon-relay.js"
 import { askDaemon, DaemonAlreadyRunning, listenDaemonSocket } from "../adapters/daemon-socket.js"
@@ -126,7 +127,15 @@ export const runDaemon = (options: DaemonOptions) =>
       log: (line) => log(line),
       onLink: (peer, link) => (link === undefined ? transfers.linkDown(peer) : transfers.linkUp(peer, link)),
       onControl: (peer, frame) => transfers.control(peer, frame),
-      onExtraChannel: (peer, channel) => transfers.channel(peer, channel)
+      onExtraChannel: (peer, channel) => transfers.channel(peer, channel),
+      onConnected: (peer) => recaller.connected(peer),
+      onEnded: (peer, outcome) => recaller.ended(peer, outcome)
+    })
+    const recaller = makeTransferRecaller({
+      unfinished: (peer) => chat.direct.sendingTo(peer).length > 0,
+      inCall: (peer) => calls.inCall(peer),
+      call: (peer) => void calls.call(peer, Date.now()),
+      log: (line) => log(line)
     })
     const { transfers } = courier
     courier.holdCalls({ transport: calls.transport, link: calls.link, openChannel: calls.openChannel, log: (line) => log(line) })
@@ -193,6 +202,7 @@ export const runDaemon = (options: DaemonOptions) =>
     // would never exit.
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
+        recaller.stop()
         await transfers.stop()
         await calls.stop()
       }))
