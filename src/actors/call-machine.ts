@@ -71,9 +71,10 @@ export interface CallContext {
 
 export { DEFAULT_NEGOTIATION_MS }
 
-/** Whose offer stands when both sides call at once: the one from the URI that sorts first (both agree). */
+/** The connection an event is about (signals from before attempts were numbered are about the first). */
 const attemptOf = (event: CallEvent): number => ("attempt" in event ? event.attempt ?? 0 : 0)
 
+/** Whose offer stands when both sides call at once: the one from the URI that sorts first (both agree). */
 export const offerWins = (offerer: string, other: string): boolean => offerer < other
 
 export const callMachine = setup({
