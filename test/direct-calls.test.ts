@@ -417,6 +417,39 @@ describe("fallback to the file transport", () => {
       expect((await daemonStatus(alice.env)).status.running).toBe(true)
     }, 120_000)
 
+  it("both daemons answer but no channel can open (alice on 127.0.0.1, bob on ::1): the call ends unconnected on both sides, and messages go by file",
+    async () => {
+      const { alice, bob } = await newPair("    auto_accept: true\n    negotiation_timeout: 6\n")
+      // Bob's connection only has an IPv6 loopback candidate, alice's only an IPv4 one: the offer and the
+      // answer go through, but ICE has no pair of addresses to check, so no data channel ever opens.
+      writeFileSync(join(bob.dataDir, "config.yml"), fileTransportConfig(bob.uri, bob.inbox, bob.outbox,
+        "  webrtc:\n    bind_address: \"::1\"\n    auto_accept: true\n    negotiation_timeout: 6\n"))
+      await startDaemon(alice)
+      await startDaemon(bob)
+
+      const callId = await placeCall(alice, bob)
+      // Bob's daemon answered at once (auto-accept) and alice has the answer: the signals went through, and
+      // both sides are trying to connect.
+      await callsWhen(alice, `call ${callId} to be connecting`,
+        (cs) => cs.some((c) => c.call_id === callId && c.negotiation === "negotiating.connecting"))
+      expect(logOf(bob)).toContain(`incoming call ${callId} from ${alice.uri}`)
+      const aliceEnd = await callReaches(alice, callId, "ended")
+      expect(aliceEnd).toMatchObject({ direction: "out", connected_at: null })
+      expect(["timed_out", "failed"]).toContain(aliceEnd.outcome)
+      const bobEnd = await callReaches(bob, callId, "ended")
+      expect(bobEnd).toMatchObject({ direction: "in", connected_at: null })
+      expect(["timed_out", "failed", "remote_hung_up"]).toContain(bobEnd.outcome)
+
+      const message = await send(alice, "bob", "the channel never opened")
+      expect(message.delivery_status).toBe("sent")
+      expect(transportsOf(alice, message.id)).toEqual(["file"])
+      expect(await arrives(bob, message.id)).toMatchObject({ content: "the channel never opened", verified: true })
+      const reply = await send(bob, "alice", "so we write by file")
+      expect(transportsOf(bob, reply.id)).toEqual(["file"])
+      expect((await arrives(alice, reply.id)).content).toBe("so we write by file")
+      for (const who of [alice, bob]) expect((await daemonStatus(who.env)).status.running).toBe(true)
+    }, 120_000)
+
   it("bob never accepts: the call times out on both sides, and messages go by file", async () => {
     const { alice, bob } = await newPair("    negotiation_timeout: 2\n")
     await startDaemon(alice)
