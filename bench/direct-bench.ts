@@ -70,7 +70,7 @@ const rawTransfer = async (bytes: number): Promise<number> => {
   return (end - started) / 1000
 }
 
-export const directBenchmarks = async (options: {
+const directBenchmarks = async (options: {
   readonly quick: boolean
   readonly report: Report
   /** Only these parts (a standalone run while tuning one). */
