@@ -113,6 +113,9 @@ const directBenchmarks = async (options: {
     await until(connected(pair.alice), "the call to connect")
     const chat = await alice.runPromise(ChatSystem)
     const courier = await alice.runPromise(Courier)
+    // Alice's process finds the call in the log, which her daemon writes a moment after it reports the call
+    // connected: a message sent in between goes by file, as it should.
+    await until(async () => chat.direct.openCallWith(pair.bob.uri)?.state === "connected", "the log to show the call")
     // Warm-up: both daemons' receive paths compiled (the set-up rounds alone do not exercise them).
     for (let i = 0; i < WARM_UP; i++) {
       const r = await alice.runPromise(chat.send({ recipient: pair.bob.uri, content: `warm-up ${i}` }))

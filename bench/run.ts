@@ -156,9 +156,9 @@ try {
   await mcpBenchmarks({ quick, report })
 
   // 14-16. Direct calls (issue #6): call set-up, message latency over the call, a file against raw node-datachannel.
-  // In a process of its own: alice's side of the latency runs in it, and the transfer shares the two cores
-  // with it, so a bench process grown large by the parts above (its collector, run while it would otherwise
-  // wait) must not be the one measuring. Seen the same hour: the transfer at 0.77× raw from in here, 0.83-0.85× alone.
+  // In a process of its own, as `tsx bench/direct-bench.ts` runs them alone: alice's side of the latency runs
+  // in that process and the transfer shares the two cores with it, so it starts as small as it does alone
+  // rather than grown by the parts above. (The transfer still measured lower here than alone: see notes.md.)
   const direct = spawnSync(process.execPath, ["--import", "tsx", join(root, "bench/direct-bench.ts"), ...(quick ? ["--quick"] : [])],
     { cwd: root, encoding: "utf8", stdio: ["ignore", "pipe", "inherit"], maxBuffer: 16 * 1024 * 1024 })
   if (direct.status !== 0) throw new Error(`the direct benchmarks exited ${direct.status}`)
