@@ -1,7 +1,9 @@
 /**
  * Issue #6's figures, between two real daemons (`skchat daemon start --foreground`) on 127.0.0.1 with host
  * candidates only: call set-up, message latency over the call's channel, and a file transfer against raw
- * node-datachannel between two processes in the same run.
+ * node-datachannel between two processes in the same run. Always a process of its own: bench/run.ts starts it
+ * as one, and `tsx bench/direct-bench.ts [--quick] [--only=setup,latency,file]` runs it alone; the table rows go
+ * to stdout.
  */
 import Database from "better-sqlite3"
 import { Effect, ManagedRuntime } from "effect"
@@ -223,11 +225,9 @@ const directBenchmarks = async (options: {
   }
 }
 
-if (process.argv[1]?.endsWith("direct-bench.ts")) {
-  const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",")
-  await directBenchmarks({
-    quick: process.argv.includes("--quick"),
-    report: console.log,
-    ...(only === undefined ? {} : { only: only as Array<"setup" | "latency" | "file"> })
-  })
-}
+const only = process.argv.find((a) => a.startsWith("--only="))?.slice("--only=".length).split(",")
+await directBenchmarks({
+  quick: process.argv.includes("--quick"),
+  report: console.log,
+  ...(only === undefined ? {} : { only: only as Array<"setup" | "latency" | "file"> })
+})

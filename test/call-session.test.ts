@@ -65,8 +65,9 @@ it("a handshake that fails before connecting is made again: a new offer, a new a
   expect(bob.received).toEqual(["on the second connection"])
   // Whichever side noticed first, the second connection is the caller's offer #1 and the callee's answer #1.
   expect(signals).toEqual(expect.arrayContaining(["alice:offer#0", "bob:answer#0", "alice:offer#1", "bob:answer#1"]))
-  // One offer per attempt, in order. Only the first answer is spoilt, but a real handshake can also fail on
-  // its own under load (CI saw the second one fail once): then the third and last attempt is the one that connects.
+  // One offer per attempt, in order. Only the first answer is spoilt, but a real handshake can also fail on its
+  // own under load (CI saw the second fail once): then the third and last connection is the one that carries
+  // the message.
   const offers = signals!.filter((s) => s.startsWith("alice:offer"))
   expect([["alice:offer#0", "alice:offer#1"], ["alice:offer#0", "alice:offer#1", "alice:offer#2"]]).toContainEqual(offers)
 }, 60_000)
